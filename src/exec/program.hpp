@@ -1,0 +1,52 @@
+// What an execution engine (interpreter or JIT) produces and what it needs
+// from the layers around it. Engines know nothing of program types or
+// objects: the runtime resolves those into Imports first.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "base/result.hpp"
+#include "isa/insn.hpp"
+
+namespace crib::exec {
+
+// Helpers and kfuncs are plain C functions of five 64-bit arguments, so the
+// interpreter and the JIT call the same code.
+using HelperFn = uint64_t (*)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
+
+// A BPF function made callable from native code: the value ld_imm64 of a
+// function (src = BPF_PSEUDO_FUNC) yields, which bpf_loop and
+// bpf_for_each_map_elem receive, and what struct_ops tables point at.
+struct Callable {
+    uint64_t (*invoke)(const Callable* self, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+                       uint64_t r5);
+};
+
+inline constexpr int32_t kHelperTailCall = 12;  // BPF_FUNC_tail_call
+inline constexpr int kMaxTailCalls = 33;         // MAX_TAIL_CALL_CNT
+inline constexpr int kMaxCallDepth = 8;          // MAX_CALL_FRAMES
+
+// What the program calls, resolved by the runtime. A null function means the
+// id is unknown: the engine refuses the program, naming the instruction.
+struct Imports {
+    std::function<HelperFn(int32_t helper_id)> helper;
+    std::function<HelperFn(int32_t btf_id, int16_t module)> kfunc;
+};
+
+class Program {
+public:
+    virtual ~Program() = default;
+    // Runs the main function with r1 = ctx and returns r0.
+    virtual uint64_t run(const void* ctx) const = 0;
+    // The main function as a Callable (arguments r1..r5).
+    virtual const Callable* entry() const = 0;
+};
+
+// A prog_array slot holds a Program; bpf_tail_call jumps to it.
+const Program* tail_call_target(void* prog_array, uint64_t index);
+
+}  // namespace crib::exec
