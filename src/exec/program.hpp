@@ -35,8 +35,6 @@ inline constexpr int kMaxCallDepth = 8;          // MAX_CALL_FRAMES
 struct Imports {
     std::function<HelperFn(int32_t helper_id)> helper;
     std::function<HelperFn(int32_t btf_id, int16_t module)> kfunc;
-    // Extra state helpers may read through exec::current_run() (see below).
-    void* host = nullptr;
 };
 
 class Program {
