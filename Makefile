@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES = cmake make g++ clang llvm pkg-config python3 \
   libelf-dev libbpf-dev zlib1g-dev libfmt-dev nlohmann-json3-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev libcli11-dev
 
 .PHONY: all deps build asan fuzz test unit-test asan-test fuzz-test conformance demo bench clean format
 

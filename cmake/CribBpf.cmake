@@ -16,7 +16,8 @@ function(crib_bpf_sources dir)
       OUTPUT ${out}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${CRIB_BPF_OUT}
       COMMAND ${CRIB_CLANG} -target bpf -O2 -g -mcpu=v3 -D__TARGET_ARCH_x86
-              -I${CRIB_BPF_INCLUDE} -I${dir} -c ${src} -o ${out}
+              -I${CRIB_BPF_INCLUDE} -I${dir} -I/usr/include/${CMAKE_LIBRARY_ARCHITECTURE}
+              -c ${src} -o ${out}
       DEPENDS ${src} ${headers}
       COMMENT "clang -target bpf ${stem}.bpf.c"
       VERBATIM)
