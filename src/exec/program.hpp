@@ -10,21 +10,13 @@
 #include <string>
 
 #include "base/result.hpp"
+#include "isa/abi.hpp"
 #include "isa/insn.hpp"
 
 namespace crib::exec {
 
-// Helpers and kfuncs are plain C functions of five 64-bit arguments, so the
-// interpreter and the JIT call the same code.
-using HelperFn = uint64_t (*)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
-
-// A BPF function made callable from native code: the value ld_imm64 of a
-// function (src = BPF_PSEUDO_FUNC) yields, which bpf_loop and
-// bpf_for_each_map_elem receive, and what struct_ops tables point at.
-struct Callable {
-    uint64_t (*invoke)(const Callable* self, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-                       uint64_t r5);
-};
+using isa::Callable;
+using isa::HelperFn;
 
 inline constexpr int32_t kHelperTailCall = 12;  // BPF_FUNC_tail_call
 inline constexpr int kMaxTailCalls = 33;         // MAX_TAIL_CALL_CNT
