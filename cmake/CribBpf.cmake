@@ -3,6 +3,13 @@ find_program(CRIB_CLANG NAMES clang clang-16 clang-15 clang-14 REQUIRED)
 set(CRIB_BPF_OUT ${CMAKE_BINARY_DIR}/bpf)
 set(CRIB_BPF_INCLUDE ${PROJECT_SOURCE_DIR}/bpf/include)
 add_custom_target(crib_bpf_objects ALL)
+# <linux/types.h> needs <asm/types.h>, which Debian keeps under the
+# multiarch triplet that clang -target bpf does not search by itself.
+execute_process(COMMAND gcc -print-multiarch OUTPUT_VARIABLE CRIB_MULTIARCH
+                OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(CRIB_MULTIARCH AND EXISTS /usr/include/${CRIB_MULTIARCH})
+  set(CRIB_BPF_SYS_INCLUDE -I/usr/include/${CRIB_MULTIARCH})
+endif()
 
 # crib_bpf_objects(GLOB_DIR) compiles every *.bpf.c in the folder to
 # ${CRIB_BPF_OUT}/<name>.bpf.o.
