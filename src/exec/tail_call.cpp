@@ -1,0 +1,14 @@
+#include "exec/program.hpp"
+#include "maps/map.hpp"
+
+namespace crib::exec {
+
+const Program* tail_call_target(void* prog_array, uint64_t index) {
+    if (!prog_array) return nullptr;
+    const auto* map = static_cast<const maps::Map*>(prog_array);
+    // A program may pass any map; only a prog_array holds programs.
+    if (map->type() != maps::MapType::ProgArray) return nullptr;
+    return static_cast<const Program*>(maps::prog_array_get(*map, index));
+}
+
+}  // namespace crib::exec
