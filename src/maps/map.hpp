@@ -81,6 +81,11 @@ public:
     // ld_imm64 map-value relocations can point into it. Null otherwise.
     virtual void* direct_value() { return nullptr; }
 
+    // A memfd holding the map's mmap-able memory (arrays created with
+    // kMmapable, ringbuf), so the runtime can map it again; -1 otherwise.
+    // The map owns the fd.
+    virtual int mmap_fd() const { return -1; }
+
 private:
     MapSpec m_spec;
 };
@@ -102,6 +107,11 @@ namespace crib::maps {
 class ProgArray;
 using ProgResolver = std::function<std::shared_ptr<const void>(uint32_t prog_fd)>;
 void set_prog_resolver(Map& prog_array, ProgResolver resolver);
+// As above, plus how to name a handle's program id: the kernel's user-side
+// lookup of a prog_array answers the program id. Without it lookup is
+// EOPNOTSUPP.
+using ProgIdOf = std::function<uint32_t(const void* handle)>;
+void set_prog_resolver(Map& prog_array, ProgResolver resolver, ProgIdOf id_of);
 // Program-side read of a prog_array slot: the handle, or null when empty or
 // out of range.
 const void* prog_array_get(const Map& prog_array, uint64_t index);
