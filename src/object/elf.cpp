@@ -84,6 +84,10 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
                                     header.e_shnum, header.e_shoff, bytes.size())
                              .at_offset(offsetof(Elf64_Ehdr, e_shoff)));
 
+    if (header.e_shoff % alignof(Elf64_Shdr) != 0)
+        return std::move(make_error(EINVAL, "section header table offset {:#x} is not aligned", header.e_shoff)
+                             .at_offset(offsetof(Elf64_Ehdr, e_shoff)));
+
     ElfFile file;
     file.m_bytes.assign(bytes.begin(), bytes.end());
     elf_version(EV_CURRENT);
@@ -108,7 +112,8 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
     file.m_sections.resize(count);
     for (size_t i = 0; i < count; ++i) {
         Elf_Scn* scn = elf_getscn(elf.get(), i);
-        Elf64_Shdr* shdr = scn ? elf64_getshdr(scn) : nullptr;
+        GElf_Shdr copy;
+        GElf_Shdr* shdr = scn ? gelf_getshdr(scn, &copy) : nullptr;
         uint64_t where = header.e_shoff + i * sizeof(Elf64_Shdr);
         if (!shdr) return std::move(elf_error(fmt::format("section #{}: bad header", i)).at_offset(where));
         Section& s = file.m_sections[i];
@@ -135,8 +140,9 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
         return std::move(make_error(EINVAL, "section name table #{} is not a string table", names_index)
                              .at_offset(offsetof(Elf64_Ehdr, e_shstrndx)));
     for (size_t i = 1; i < count; ++i) {
-        Elf64_Shdr* shdr = elf64_getshdr(elf_getscn(elf.get(), i));
-        auto name = string_in(names.data, shdr->sh_name);
+        GElf_Shdr shdr;
+        if (!gelf_getshdr(elf_getscn(elf.get(), i), &shdr)) return elf_error("cannot reread a section header");
+        auto name = string_in(names.data, shdr.sh_name);
         if (!name)
             return std::move(std::move(name).error().in_section(fmt::format("#{}", i))
                                  .at_offset(header.e_shoff + i * sizeof(Elf64_Shdr)));
