@@ -1,6 +1,8 @@
 #include "isa/assembler.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
 #include <limits>
 #include <optional>
@@ -158,7 +160,7 @@ public:
             source = newline == std::string_view::npos ? std::string_view{} : source.substr(newline + 1);
             ++line_number;
             m_line = line_number;
-            if (auto ok = line_(line); !ok) return fail(ok.error().message());
+            if (auto ok = parse_line(line); !ok) return fail(ok.error().message());
         }
         for (const Pending& pending : m_pending) {
             m_line = pending.line;
@@ -170,7 +172,8 @@ public:
             size_t target = found != m_labels.end() ? found->second : *m_first_exit;
             int64_t delta = static_cast<int64_t>(target) - static_cast<int64_t>(pending.slot) - 1;
             Insn& insn = m_program[pending.slot];
-            if (shape_of(insn.info()).operands[shape_of(insn.info()).count - 1] == Operand::TargetImm) {
+            Shape shape = shape_of(insn.info());
+            if (shape.operands[shape.count - 1] == Operand::TargetImm) {
                 insn.imm = static_cast<int32_t>(delta);
             } else {
                 if (delta < std::numeric_limits<int16_t>::min() || delta > std::numeric_limits<int16_t>::max())
@@ -188,7 +191,7 @@ private:
 
     Result<void> error(std::string message) const { return Error(EINVAL, std::move(message)); }
 
-    Result<void> line_(std::string_view line) {
+    Result<void> parse_line(std::string_view line) {
         if (size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
         line = trim(line);
         if (line.empty()) return {};
