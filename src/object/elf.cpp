@@ -193,8 +193,7 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
         if (raw.st_name != 0) {
             auto name = string_in(strings, raw.st_name);
             if (!name)
-                return std::move(section_error(*symtab, std::move(name).error()
-                                                            .at_offset(i * sizeof(Elf64_Sym))));
+                return section_error(*symtab, std::move(std::move(name).error().at_offset(i * sizeof(Elf64_Sym))));
             sym.name = std::move(*name);
         }
         if (sym.type == STT_SECTION && sym.shndx < count) sym.name = file.m_sections[sym.shndx].name;
