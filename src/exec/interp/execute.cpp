@@ -262,7 +262,6 @@ op_ja32:
     CRIB_JUMP(jslt, int, a < b)
     CRIB_JUMP(jsle, int, a <= b)
 
-    // Calls.
 op_call:
 op_call_kfunc:
     r[0] = pc->fn(r[1], r[2], r[3], r[4], r[5]);
@@ -302,7 +301,6 @@ op_exit:
     pc = frame->ret;
     CRIB_DISPATCH();
 
-    // Memory.
 op_ldxb:
     CRIB_DST = load<uint8_t>(CRIB_SRC + static_cast<uint64_t>(pc->off));
     CRIB_NEXT();

@@ -40,9 +40,9 @@ private:
     uint64_t execute(uint32_t start, const std::array<uint64_t, 5>& args, Run& run) const;
 
     // Out-of-line slow paths, kept off the handlers' fast paths.
-    static bool take_tail_call(Run& run, const uint64_t* regs);
-    HelperFn resolve_indirect(int32_t helper_id, size_t pc) const;
-    void trace(size_t pc, const uint64_t* regs) const;
+    [[gnu::noinline]] static bool take_tail_call(Run& run, const uint64_t* regs);
+    [[gnu::noinline, gnu::cold]] HelperFn resolve_indirect(int32_t helper_id, size_t pc) const;
+    [[gnu::noinline]] void trace(size_t pc, const uint64_t* regs) const;
 
     const Entry* entry_at(uint32_t start);
     static uint64_t invoke_entry(const Callable* self, uint64_t r1, uint64_t r2, uint64_t r3,
