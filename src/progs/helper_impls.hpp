@@ -55,6 +55,8 @@ u64 ringbuf_discard(u64 sample, u64 flags, u64, u64, u64);
 u64 ringbuf_query(u64 map, u64 flags, u64, u64, u64);
 
 // Negative errno as a helper's 64-bit return value.
-inline u64 neg(int err) { return static_cast<u64>(-static_cast<int64_t>(err)); }
+inline u64 neg(int err) {
+    return static_cast<u64>(-static_cast<int64_t>(err));
+}
 
 }  // namespace crib::progs::impl

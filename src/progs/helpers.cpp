@@ -33,9 +33,9 @@ constexpr RetSpec kVoid{RetKind::Void};
 constexpr RetSpec kMapValueOrNull{RetKind::PtrToMapValue, kRetMaybeNull};
 constexpr RetSpec kRingbufMemOrNull{RetKind::PtrToMem, kRetMaybeNull | kRetRingbuf};
 
-constexpr HelperProto proto(RetSpec ret, ArgSpec a1 = kNone, ArgSpec a2 = kNone,
-                            ArgSpec a3 = kNone, ArgSpec a4 = kNone, ArgSpec a5 = kNone,
-                            bool gpl_only = false, bool acquire = false) {
+constexpr HelperProto proto(RetSpec ret, ArgSpec a1 = kNone, ArgSpec a2 = kNone, ArgSpec a3 = kNone,
+                            ArgSpec a4 = kNone, ArgSpec a5 = kNone, bool gpl_only = false,
+                            bool acquire = false) {
     return HelperProto{ret, {a1, a2, a3, a4, a5}, gpl_only, acquire};
 }
 constexpr bool kGpl = true;
@@ -76,15 +76,13 @@ constexpr HelperInfo kHelpers[] = {
     {id::kProbeReadKernel, "probe_read_kernel",
      proto(kInt, kMemUninit, kSizeOrZero, kAny, kNone, kNone, kGpl), G::Base, impl::probe_read},
     {id::kProbeReadUserStr, "probe_read_user_str",
-     proto(kInt, kMemUninit, kSizeOrZero, kAny, kNone, kNone, kGpl), G::Base,
-     impl::probe_read_str},
+     proto(kInt, kMemUninit, kSizeOrZero, kAny, kNone, kNone, kGpl), G::Base, impl::probe_read_str},
     {id::kProbeReadKernelStr, "probe_read_kernel_str",
-     proto(kInt, kMemUninit, kSizeOrZero, kAny, kNone, kNone, kGpl), G::Base,
-     impl::probe_read_str},
+     proto(kInt, kMemUninit, kSizeOrZero, kAny, kNone, kNone, kGpl), G::Base, impl::probe_read_str},
     {id::kJiffies64, "jiffies64", proto(kInt), G::Base, impl::jiffies64},
     {id::kKtimeGetBootNs, "ktime_get_boot_ns", proto(kInt), G::Base, impl::ktime_get_boot_ns},
-    {id::kRingbufOutput, "ringbuf_output", proto(kInt, kMap, kMemRead, kSizeOrZero, kAny),
-     G::Base, impl::ringbuf_output},
+    {id::kRingbufOutput, "ringbuf_output", proto(kInt, kMap, kMemRead, kSizeOrZero, kAny), G::Base,
+     impl::ringbuf_output},
     {id::kRingbufReserve, "ringbuf_reserve",
      proto(kRingbufMemOrNull, kMap, kAllocSize, kAny, kNone, kNone, false, /*acquire=*/true),
      G::Base, impl::ringbuf_reserve},
@@ -93,8 +91,7 @@ constexpr HelperInfo kHelpers[] = {
     {id::kRingbufDiscard, "ringbuf_discard", proto(kVoid, kRingbufRelease, kAny), G::Base,
      impl::ringbuf_discard},
     {id::kRingbufQuery, "ringbuf_query", proto(kInt, kMap, kAny), G::Base, impl::ringbuf_query},
-    {id::kKtimeGetCoarseNs, "ktime_get_coarse_ns", proto(kInt), G::Base,
-     impl::ktime_get_coarse_ns},
+    {id::kKtimeGetCoarseNs, "ktime_get_coarse_ns", proto(kInt), G::Base, impl::ktime_get_coarse_ns},
     {id::kForEachMapElem, "for_each_map_elem", proto(kInt, kMap, kFunc, kStackOrNull, kAny),
      G::Base, impl::for_each_map_elem},
     {id::kSnprintf, "snprintf",
@@ -113,7 +110,9 @@ static_assert(sorted_by_id(), "kHelpers must be sorted by id, without duplicates
 
 }  // namespace
 
-std::span<const HelperInfo> helpers() { return kHelpers; }
+std::span<const HelperInfo> helpers() {
+    return kHelpers;
+}
 
 const HelperInfo* find_helper(int32_t id) {
     auto it = std::lower_bound(std::begin(kHelpers), std::end(kHelpers), id,
@@ -133,8 +132,12 @@ const HelperInfo* base_func_proto(int32_t id) {
     return h && h->group == HelperGroup::Base ? h : nullptr;
 }
 
-const HelperInfo* tracing_func_proto(int32_t id) { return find_helper(id); }
+const HelperInfo* tracing_func_proto(int32_t id) {
+    return find_helper(id);
+}
 
-const HelperInfo* no_func_proto(int32_t) { return nullptr; }
+const HelperInfo* no_func_proto(int32_t) {
+    return nullptr;
+}
 
 }  // namespace crib::progs

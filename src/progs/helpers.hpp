@@ -27,21 +27,21 @@ struct Callable {
 
 // enum bpf_arg_type, base kinds. Modifiers are in ArgFlag.
 enum class ArgKind : uint8_t {
-    DontCare,         // ARG_DONTCARE: unused
-    ConstMapPtr,      // ARG_CONST_MAP_PTR
-    PtrToMapKey,      // ARG_PTR_TO_MAP_KEY
-    PtrToMapValue,    // ARG_PTR_TO_MAP_VALUE
-    PtrToMem,         // ARG_PTR_TO_MEM: its size is the next argument
-    ConstSize,        // ARG_CONST_SIZE
-    ConstSizeOrZero,  // ARG_CONST_SIZE_OR_ZERO
-    PtrToCtx,         // ARG_PTR_TO_CTX
-    Anything,         // ARG_ANYTHING
-    PtrToRingbufMem,  // ARG_PTR_TO_RINGBUF_MEM (from bpf_ringbuf_reserve)
+    DontCare,              // ARG_DONTCARE: unused
+    ConstMapPtr,           // ARG_CONST_MAP_PTR
+    PtrToMapKey,           // ARG_PTR_TO_MAP_KEY
+    PtrToMapValue,         // ARG_PTR_TO_MAP_VALUE
+    PtrToMem,              // ARG_PTR_TO_MEM: its size is the next argument
+    ConstSize,             // ARG_CONST_SIZE
+    ConstSizeOrZero,       // ARG_CONST_SIZE_OR_ZERO
+    PtrToCtx,              // ARG_PTR_TO_CTX
+    Anything,              // ARG_ANYTHING
+    PtrToRingbufMem,       // ARG_PTR_TO_RINGBUF_MEM (from bpf_ringbuf_reserve)
     ConstAllocSizeOrZero,  // ARG_CONST_ALLOC_SIZE_OR_ZERO: size of returned memory
-    PtrToFunc,        // ARG_PTR_TO_FUNC: a callback (exec::Callable)
-    PtrToStack,       // ARG_PTR_TO_STACK
-    PtrToConstStr,    // ARG_PTR_TO_CONST_STR: NUL-terminated, read-only map value
-    PtrToLong,        // ARG_PTR_TO_LONG
+    PtrToFunc,             // ARG_PTR_TO_FUNC: a callback (exec::Callable)
+    PtrToStack,            // ARG_PTR_TO_STACK
+    PtrToConstStr,         // ARG_PTR_TO_CONST_STR: NUL-terminated, read-only map value
+    PtrToLong,             // ARG_PTR_TO_LONG
 };
 
 enum ArgFlag : uint8_t {
@@ -59,10 +59,10 @@ struct ArgSpec {
 
 // enum bpf_return_type, base kinds; modifiers in RetFlag.
 enum class RetKind : uint8_t {
-    Integer,      // RET_INTEGER
-    Void,         // RET_VOID
+    Integer,        // RET_INTEGER
+    Void,           // RET_VOID
     PtrToMapValue,  // RET_PTR_TO_MAP_VALUE
-    PtrToMem,     // RET_PTR_TO_MEM (size from the ConstAllocSizeOrZero argument)
+    PtrToMem,       // RET_PTR_TO_MEM (size from the ConstAllocSizeOrZero argument)
 };
 
 enum RetFlag : uint8_t {
@@ -90,7 +90,7 @@ struct HelperProto {
 };
 
 struct HelperInfo {
-    int32_t id;  // enum bpf_func_id
+    int32_t id;             // enum bpf_func_id
     std::string_view name;  // without the bpf_ prefix, as __BPF_FUNC_MAPPER spells it
     HelperProto proto;
     HelperGroup group;
@@ -110,16 +110,16 @@ const HelperInfo* no_func_proto(int32_t id);       // types crib cannot run
 
 // enum bpf_func_id values crib code refers to by name.
 namespace helper_id {
-inline constexpr int32_t kMapLookupElem = 1, kMapUpdateElem = 2, kMapDeleteElem = 3,
-                         kProbeRead = 4, kKtimeGetNs = 5, kTracePrintk = 6,
-                         kGetPrandomU32 = 7, kGetSmpProcessorId = 8, kTailCall = 12,
-                         kGetCurrentPidTgid = 14, kGetCurrentUidGid = 15, kGetCurrentComm = 16,
-                         kGetNumaNodeId = 42, kProbeReadStr = 45, kProbeReadUser = 112,
-                         kProbeReadKernel = 113, kProbeReadUserStr = 114,
-                         kProbeReadKernelStr = 115, kJiffies64 = 118, kKtimeGetBootNs = 125,
-                         kRingbufOutput = 130, kRingbufReserve = 131, kRingbufSubmit = 132,
-                         kRingbufDiscard = 133, kRingbufQuery = 134, kKtimeGetCoarseNs = 160,
-                         kForEachMapElem = 164, kSnprintf = 165, kLoop = 181, kStrncmp = 182;
+inline constexpr int32_t kMapLookupElem = 1, kMapUpdateElem = 2, kMapDeleteElem = 3, kProbeRead = 4,
+                         kKtimeGetNs = 5, kTracePrintk = 6, kGetPrandomU32 = 7,
+                         kGetSmpProcessorId = 8, kTailCall = 12, kGetCurrentPidTgid = 14,
+                         kGetCurrentUidGid = 15, kGetCurrentComm = 16, kGetNumaNodeId = 42,
+                         kProbeReadStr = 45, kProbeReadUser = 112, kProbeReadKernel = 113,
+                         kProbeReadUserStr = 114, kProbeReadKernelStr = 115, kJiffies64 = 118,
+                         kKtimeGetBootNs = 125, kRingbufOutput = 130, kRingbufReserve = 131,
+                         kRingbufSubmit = 132, kRingbufDiscard = 133, kRingbufQuery = 134,
+                         kKtimeGetCoarseNs = 160, kForEachMapElem = 164, kSnprintf = 165,
+                         kLoop = 181, kStrncmp = 182;
 }  // namespace helper_id
 
 // Where bpf_trace_printk lines go. The default discards them.

@@ -18,8 +18,8 @@ namespace {
 
 // MAX_BPRINTF_BUF: the kernel formats into a buffer of this size.
 constexpr size_t kBprintfBuf = 512;
-constexpr size_t kMaxTracePrintkArgs = 3;   // MAX_TRACE_PRINTK_VARARGS
-constexpr size_t kMaxBprintfArgs = 12;      // MAX_BPRINTF_VARARGS
+constexpr size_t kMaxTracePrintkArgs = 3;  // MAX_TRACE_PRINTK_VARARGS
+constexpr size_t kMaxBprintfArgs = 12;     // MAX_BPRINTF_VARARGS
 
 struct TraceSink {
     std::mutex lock;
@@ -98,8 +98,8 @@ long format(const char* fmt, std::span<const uint64_t> args, std::string& out) {
             // A string the program points at may be anywhere: read it as
             // the kernel does, fault-safely, and print nothing on a fault.
             char str[kBprintfBuf];
-            long n = arg ? safe_copy_str(str, reinterpret_cast<const char*>(arg), sizeof str)
-                         : -EFAULT;
+            long n =
+                arg ? safe_copy_str(str, reinterpret_cast<const char*>(arg), sizeof str) : -EFAULT;
             if (n < 0) str[0] = 0;
             char buf[kBprintfBuf + 64];
             int w = std::snprintf(buf, sizeof buf, (spec + "s").c_str(), str);

@@ -10,8 +10,12 @@
 namespace crib::progs::impl {
 namespace {
 
-maps::Map* as_map(u64 r) { return reinterpret_cast<maps::Map*>(r); }
-const void* as_ptr(u64 r) { return reinterpret_cast<const void*>(r); }
+maps::Map* as_map(u64 r) {
+    return reinterpret_cast<maps::Map*>(r);
+}
+const void* as_ptr(u64 r) {
+    return reinterpret_cast<const void*>(r);
+}
 
 }  // namespace
 

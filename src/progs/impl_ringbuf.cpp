@@ -6,7 +6,9 @@
 
 namespace crib::progs::impl {
 namespace {
-maps::Map& as_map(u64 r) { return *reinterpret_cast<maps::Map*>(r); }
+maps::Map& as_map(u64 r) {
+    return *reinterpret_cast<maps::Map*>(r);
+}
 }  // namespace
 
 u64 ringbuf_output(u64 map, u64 data, u64 size, u64 flags, u64) {

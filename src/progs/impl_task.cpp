@@ -44,9 +44,15 @@ struct Prng {
 
 }  // namespace
 
-u64 ktime_get_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC); }
-u64 ktime_get_boot_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_BOOTTIME); }
-u64 ktime_get_coarse_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC_COARSE); }
+u64 ktime_get_ns(u64, u64, u64, u64, u64) {
+    return clock_ns(CLOCK_MONOTONIC);
+}
+u64 ktime_get_boot_ns(u64, u64, u64, u64, u64) {
+    return clock_ns(CLOCK_BOOTTIME);
+}
+u64 ktime_get_coarse_ns(u64, u64, u64, u64, u64) {
+    return clock_ns(CLOCK_MONOTONIC_COARSE);
+}
 u64 jiffies64(u64, u64, u64, u64, u64) {
     return clock_ns(CLOCK_MONOTONIC_COARSE) / (1'000'000'000ull / kHz);
 }
@@ -56,7 +62,9 @@ u64 get_prandom_u32(u64, u64, u64, u64, u64) {
     return prng.next();
 }
 
-u64 get_smp_processor_id(u64, u64, u64, u64, u64) { return maps::current_cpu(); }
+u64 get_smp_processor_id(u64, u64, u64, u64, u64) {
+    return maps::current_cpu();
+}
 
 u64 get_numa_node_id(u64, u64, u64, u64, u64) {
     unsigned cpu = 0, node = 0;

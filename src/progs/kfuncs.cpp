@@ -79,6 +79,8 @@ const Kfunc* find_kfunc(ProgType type, std::string_view name) {
     return registry().find(type, name);
 }
 
-std::vector<std::string> kfunc_set_names(ProgType type) { return registry().names(type); }
+std::vector<std::string> kfunc_set_names(ProgType type) {
+    return registry().names(type);
+}
 
 }  // namespace crib::progs

@@ -13,10 +13,14 @@ namespace {
 constexpr int32_t kU16Max = 0xffff;
 constexpr int32_t kMaxBpfFuncArgs = 12;  // MAX_BPF_FUNC_ARGS
 
-bool valid_size(int32_t size) { return size == 1 || size == 2 || size == 4 || size == 8; }
+bool valid_size(int32_t size) {
+    return size == 1 || size == 2 || size == 4 || size == 8;
+}
 
 // Types crib has no context for.
-bool deny_access(int32_t, int32_t, AccessType) { return false; }
+bool deny_access(int32_t, int32_t, AccessType) {
+    return false;
+}
 
 // bpf_crib_is_valid_access (seed 000): read-only, [0, U16_MAX), aligned.
 bool crib_access(int32_t off, int32_t size, AccessType type) {
@@ -41,12 +45,9 @@ struct CtxField {
     int32_t size;
 };
 constexpr CtxField kXdpFields[] = {
-    {offsetof(XdpContext, data), 8},
-    {offsetof(XdpContext, data_end), 8},
-    {offsetof(XdpContext, data_meta), 8},
-    {offsetof(XdpContext, ingress_ifindex), 4},
-    {offsetof(XdpContext, rx_queue_index), 4},
-    {offsetof(XdpContext, egress_ifindex), 4},
+    {offsetof(XdpContext, data), 8},           {offsetof(XdpContext, data_end), 8},
+    {offsetof(XdpContext, data_meta), 8},      {offsetof(XdpContext, ingress_ifindex), 4},
+    {offsetof(XdpContext, rx_queue_index), 4}, {offsetof(XdpContext, egress_ifindex), 4},
 };
 
 bool xdp_access(int32_t off, int32_t size, AccessType type) {
@@ -68,43 +69,88 @@ bool args_access(int32_t off, int32_t size, AccessType type) {
 
 // enum bpf_attach_type values the section rows name.
 enum : uint32_t {
-    kCgroupInetIngress = 0, kCgroupInetEgress = 1, kCgroupInetSockCreate = 2, kCgroupSockOps = 3,
-    kSkSkbStreamParser = 4, kSkSkbStreamVerdict = 5, kCgroupDevice = 6, kSkMsgVerdict = 7,
-    kCgroupInet4Bind = 8, kCgroupInet6Bind = 9, kCgroupInet4Connect = 10,
-    kCgroupInet6Connect = 11, kCgroupInet4PostBind = 12, kCgroupInet6PostBind = 13,
-    kCgroupUdp4Sendmsg = 14, kCgroupUdp6Sendmsg = 15, kLircMode2 = 16, kFlowDissector = 17,
-    kCgroupSysctl = 18, kCgroupUdp4Recvmsg = 19, kCgroupUdp6Recvmsg = 20,
-    kCgroupGetsockopt = 21, kCgroupSetsockopt = 22, kTraceRawTp = 23, kTraceFentry = 24,
-    kTraceFexit = 25, kModifyReturn = 26, kLsmMac = 27, kTraceIter = 28,
-    kCgroupInet4Getpeername = 29, kCgroupInet6Getpeername = 30, kCgroupInet4Getsockname = 31,
-    kCgroupInet6Getsockname = 32, kXdpDevmap = 33, kCgroupInetSockRelease = 34, kXdpCpumap = 35,
-    kSkLookup = 36, kXdp = 37, kSkSkbVerdict = 38, kSkReuseportSelect = 39,
-    kSkReuseportSelectOrMigrate = 40, kPerfEvent = 41, kTraceKprobeMulti = 42, kLsmCgroup = 43,
-    kNetfilter = 45, kTcxIngress = 46, kTcxEgress = 47,
+    kCgroupInetIngress = 0,
+    kCgroupInetEgress = 1,
+    kCgroupInetSockCreate = 2,
+    kCgroupSockOps = 3,
+    kSkSkbStreamParser = 4,
+    kSkSkbStreamVerdict = 5,
+    kCgroupDevice = 6,
+    kSkMsgVerdict = 7,
+    kCgroupInet4Bind = 8,
+    kCgroupInet6Bind = 9,
+    kCgroupInet4Connect = 10,
+    kCgroupInet6Connect = 11,
+    kCgroupInet4PostBind = 12,
+    kCgroupInet6PostBind = 13,
+    kCgroupUdp4Sendmsg = 14,
+    kCgroupUdp6Sendmsg = 15,
+    kLircMode2 = 16,
+    kFlowDissector = 17,
+    kCgroupSysctl = 18,
+    kCgroupUdp4Recvmsg = 19,
+    kCgroupUdp6Recvmsg = 20,
+    kCgroupGetsockopt = 21,
+    kCgroupSetsockopt = 22,
+    kTraceRawTp = 23,
+    kTraceFentry = 24,
+    kTraceFexit = 25,
+    kModifyReturn = 26,
+    kLsmMac = 27,
+    kTraceIter = 28,
+    kCgroupInet4Getpeername = 29,
+    kCgroupInet6Getpeername = 30,
+    kCgroupInet4Getsockname = 31,
+    kCgroupInet6Getsockname = 32,
+    kXdpDevmap = 33,
+    kCgroupInetSockRelease = 34,
+    kXdpCpumap = 35,
+    kSkLookup = 36,
+    kXdp = 37,
+    kSkSkbVerdict = 38,
+    kSkReuseportSelect = 39,
+    kSkReuseportSelectOrMigrate = 40,
+    kPerfEvent = 41,
+    kTraceKprobeMulti = 42,
+    kLsmCgroup = 43,
+    kNetfilter = 45,
+    kTcxIngress = 46,
+    kTcxEgress = 47,
 };
 constexpr bool kSleepable = true;
 
 constexpr SectionDef kSocketSecs[] = {{"socket", 0, false}};
 constexpr SectionDef kKprobeSecs[] = {
-    {"kprobe+", 0, false},          {"uprobe+", 0, false},
-    {"uprobe.s+", 0, kSleepable},   {"kretprobe+", 0, false},
-    {"uretprobe+", 0, false},       {"uretprobe.s+", 0, kSleepable},
+    {"kprobe+", 0, false},
+    {"uprobe+", 0, false},
+    {"uprobe.s+", 0, kSleepable},
+    {"kretprobe+", 0, false},
+    {"uretprobe+", 0, false},
+    {"uretprobe.s+", 0, kSleepable},
     {"kprobe.multi+", kTraceKprobeMulti, false},
     {"kretprobe.multi+", kTraceKprobeMulti, false},
-    {"ksyscall+", 0, false},        {"kretsyscall+", 0, false},
-    {"usdt+", 0, false},            {"usdt.s+", 0, kSleepable},
+    {"ksyscall+", 0, false},
+    {"kretsyscall+", 0, false},
+    {"usdt+", 0, false},
+    {"usdt.s+", 0, kSleepable},
 };
 constexpr SectionDef kSchedClsSecs[] = {
-    {"tc/ingress", kTcxIngress, false}, {"tc/egress", kTcxEgress, false},
-    {"tcx/ingress", kTcxIngress, false}, {"tcx/egress", kTcxEgress, false},
-    {"tc", 0, false}, {"classifier", 0, false},
+    {"tc/ingress", kTcxIngress, false},
+    {"tc/egress", kTcxEgress, false},
+    {"tcx/ingress", kTcxIngress, false},
+    {"tcx/egress", kTcxEgress, false},
+    {"tc", 0, false},
+    {"classifier", 0, false},
 };
 constexpr SectionDef kSchedActSecs[] = {{"action", 0, false}};
 constexpr SectionDef kTracepointSecs[] = {{"tracepoint+", 0, false}, {"tp+", 0, false}};
 constexpr SectionDef kXdpSecs[] = {
-    {"xdp.frags/devmap", kXdpDevmap, false}, {"xdp/devmap", kXdpDevmap, false},
-    {"xdp.frags/cpumap", kXdpCpumap, false}, {"xdp/cpumap", kXdpCpumap, false},
-    {"xdp.frags", kXdp, false},              {"xdp", kXdp, false},
+    {"xdp.frags/devmap", kXdpDevmap, false},
+    {"xdp/devmap", kXdpDevmap, false},
+    {"xdp.frags/cpumap", kXdpCpumap, false},
+    {"xdp/cpumap", kXdpCpumap, false},
+    {"xdp.frags", kXdp, false},
+    {"xdp", kXdp, false},
 };
 constexpr SectionDef kPerfEventSecs[] = {{"perf_event", 0, false}};
 constexpr SectionDef kCgroupSkbSecs[] = {
@@ -154,15 +200,15 @@ constexpr SectionDef kSkReuseportSecs[] = {
 };
 constexpr SectionDef kFlowDissectorSecs[] = {{"flow_dissector", kFlowDissector, false}};
 constexpr SectionDef kCgroupSysctlSecs[] = {{"cgroup/sysctl", kCgroupSysctl, false}};
-constexpr SectionDef kRawTpWritableSecs[] = {
-    {"raw_tracepoint.w+", 0, false}, {"raw_tp.w+", 0, false}};
+constexpr SectionDef kRawTpWritableSecs[] = {{"raw_tracepoint.w+", 0, false},
+                                             {"raw_tp.w+", 0, false}};
 constexpr SectionDef kCgroupSockoptSecs[] = {
     {"cgroup/getsockopt", kCgroupGetsockopt, false},
     {"cgroup/setsockopt", kCgroupSetsockopt, false},
 };
 constexpr SectionDef kTracingSecs[] = {
-    {"tp_btf+", kTraceRawTp, false},      {"fentry+", kTraceFentry, false},
-    {"fmod_ret+", kModifyReturn, false},  {"fexit+", kTraceFexit, false},
+    {"tp_btf+", kTraceRawTp, false},         {"fentry+", kTraceFentry, false},
+    {"fmod_ret+", kModifyReturn, false},     {"fexit+", kTraceFexit, false},
     {"fentry.s+", kTraceFentry, kSleepable}, {"fmod_ret.s+", kModifyReturn, kSleepable},
     {"fexit.s+", kTraceFexit, kSleepable},   {"iter+", kTraceIter, false},
     {"iter.s+", kTraceIter, kSleepable},
@@ -170,9 +216,8 @@ constexpr SectionDef kTracingSecs[] = {
 constexpr SectionDef kStructOpsSecs[] = {{"struct_ops+", 0, false},
                                          {"struct_ops.s+", 0, kSleepable}};
 constexpr SectionDef kExtSecs[] = {{"freplace+", 0, false}};
-constexpr SectionDef kLsmSecs[] = {{"lsm+", kLsmMac, false},
-                                   {"lsm.s+", kLsmMac, kSleepable},
-                                   {"lsm_cgroup+", kLsmCgroup, false}};
+constexpr SectionDef kLsmSecs[] = {
+    {"lsm+", kLsmMac, false}, {"lsm.s+", kLsmMac, kSleepable}, {"lsm_cgroup+", kLsmCgroup, false}};
 constexpr SectionDef kSkLookupSecs[] = {{"sk_lookup", kSkLookup, false}};
 constexpr SectionDef kSyscallSecs[] = {{"syscall", 0, kSleepable}};
 constexpr SectionDef kNetfilterSecs[] = {{"netfilter", kNetfilter, false}};
@@ -191,9 +236,13 @@ constexpr ProgTypeInfo kTypes[] = {
     {T::Kprobe, "kprobe", kKprobeSecs, kNameOnly, kNoCtx, tracing_func_proto, nullptr},
     {T::SchedCls, "sched_cls", kSchedClsSecs, kNameOnly, kNoCtx, base_func_proto, nullptr},
     {T::SchedAct, "sched_act", kSchedActSecs, kNameOnly, kNoCtx, base_func_proto, nullptr},
-    {T::Tracepoint, "tracepoint", kTracepointSecs, kNameOnly, kNoCtx, tracing_func_proto,
-     nullptr},
-    {T::Xdp, "xdp", kXdpSecs, kRuns, {sizeof(XdpContext), true, xdp_access}, base_func_proto,
+    {T::Tracepoint, "tracepoint", kTracepointSecs, kNameOnly, kNoCtx, tracing_func_proto, nullptr},
+    {T::Xdp,
+     "xdp",
+     kXdpSecs,
+     kRuns,
+     {sizeof(XdpContext), true, xdp_access},
+     base_func_proto,
      detail::test_run_xdp},
     {T::PerfEvent, "perf_event", kPerfEventSecs, kNameOnly, kNoCtx, tracing_func_proto, nullptr},
     {T::CgroupSkb, "cgroup_skb", kCgroupSkbSecs, kNameOnly, kNoCtx, base_func_proto, nullptr},
@@ -208,13 +257,11 @@ constexpr ProgTypeInfo kTypes[] = {
     {T::SkMsg, "sk_msg", kSkMsgSecs, kNameOnly, kNoCtx, base_func_proto, nullptr},
     {T::RawTracepoint, "raw_tracepoint", kRawTpSecs, kNameOnly, kNoCtx, tracing_func_proto,
      nullptr},
-    {T::CgroupSockAddr, "cgroup_sock_addr", kCgroupSockAddrSecs, kNameOnly, kNoCtx,
-     base_func_proto, nullptr},
-    {T::LwtSeg6local, "lwt_seg6local", kLwtSeg6Secs, kNameOnly, kNoCtx, base_func_proto,
+    {T::CgroupSockAddr, "cgroup_sock_addr", kCgroupSockAddrSecs, kNameOnly, kNoCtx, base_func_proto,
      nullptr},
+    {T::LwtSeg6local, "lwt_seg6local", kLwtSeg6Secs, kNameOnly, kNoCtx, base_func_proto, nullptr},
     {T::LircMode2, "lirc_mode2", kLircSecs, kNameOnly, kNoCtx, base_func_proto, nullptr},
-    {T::SkReuseport, "sk_reuseport", kSkReuseportSecs, kNameOnly, kNoCtx, base_func_proto,
-     nullptr},
+    {T::SkReuseport, "sk_reuseport", kSkReuseportSecs, kNameOnly, kNoCtx, base_func_proto, nullptr},
     {T::FlowDissector, "flow_dissector", kFlowDissectorSecs, kNameOnly, kNoCtx, base_func_proto,
      nullptr},
     {T::CgroupSysctl, "cgroup_sysctl", kCgroupSysctlSecs, kNameOnly, kNoCtx, base_func_proto,
@@ -231,11 +278,21 @@ constexpr ProgTypeInfo kTypes[] = {
     {T::Lsm, "lsm", kLsmSecs, kNameOnly, kNoCtx, tracing_func_proto, nullptr},
     {T::SkLookup, "sk_lookup", kSkLookupSecs, kNameOnly, kNoCtx, base_func_proto, nullptr},
     // The kernel's syscall type falls back to tracing_prog_func_proto.
-    {T::Syscall, "syscall", kSyscallSecs, kRuns, {0, false, syscall_access}, tracing_func_proto,
+    {T::Syscall,
+     "syscall",
+     kSyscallSecs,
+     kRuns,
+     {0, false, syscall_access},
+     tracing_func_proto,
      detail::test_run_syscall},
     {T::Netfilter, "netfilter", kNetfilterSecs, kNameOnly, kNoCtx, base_func_proto, nullptr},
     // bpf_crib_func_proto defers to bpf_base_func_proto.
-    {T::Crib, "crib", kCribSecs, kRuns, {0, true, crib_access}, base_func_proto,
+    {T::Crib,
+     "crib",
+     kCribSecs,
+     kRuns,
+     {0, true, crib_access},
+     base_func_proto,
      detail::test_run_crib},
 };
 
@@ -248,7 +305,9 @@ static_assert(rows_in_enum_order(), "kTypes must hold one row per ProgType, in e
 
 }  // namespace
 
-std::span<const ProgTypeInfo> prog_types() { return kTypes; }
+std::span<const ProgTypeInfo> prog_types() {
+    return kTypes;
+}
 
 const ProgTypeInfo* prog_type(ProgType type) {
     auto index = static_cast<size_t>(type);

@@ -26,9 +26,9 @@ Result<void> check_ctx_only(const ProgTypeInfo& type, const TestRunAttr& attr) {
         bool set;
     };
     const Rule rules[] = {
-        {"data_in", given(attr.data_in)},   {"data_out", given(attr.data_out)},
-        {"ctx_out", given(attr.ctx_out)},   {"duration", attr.duration != 0},
-        {"repeat", attr.repeat != 0},       {"flags", attr.flags != 0},
+        {"data_in", given(attr.data_in)},     {"data_out", given(attr.data_out)},
+        {"ctx_out", given(attr.ctx_out)},     {"duration", attr.duration != 0},
+        {"repeat", attr.repeat != 0},         {"flags", attr.flags != 0},
         {"batch_size", attr.batch_size != 0},
     };
     for (const auto& rule : rules)
@@ -133,8 +133,7 @@ Result<TestRunResult> test_run_xdp(const ProgTypeInfo& type, const TestRunAttr& 
 
     uint32_t metalen = 0;
     if (has_ctx) {
-        if (md.data_meta)
-            return make_error(EINVAL, "{}: ctx_in: data_meta must be 0", type.name);
+        if (md.data_meta) return make_error(EINVAL, "{}: ctx_in: data_meta must be 0", type.name);
         if (md.data_end != size)
             return make_error(EINVAL, "{}: ctx_in: data_end {} must equal data_size_in {}",
                               type.name, md.data_end, size);
@@ -143,8 +142,10 @@ Result<TestRunResult> test_run_xdp(const ProgTypeInfo& type, const TestRunAttr& 
                               md.data_end);
         // xdp_metalen_invalid: a multiple of 4, at most 32.
         if (md.data % 4 || md.data > 32)
-            return make_error(EINVAL, "{}: ctx_in: metadata length {} is not a multiple of 4 up "
-                              "to 32", type.name, md.data);
+            return make_error(EINVAL,
+                              "{}: ctx_in: metadata length {} is not a multiple of 4 up "
+                              "to 32",
+                              type.name, md.data);
         if (md.egress_ifindex)
             return make_error(EINVAL, "{}: ctx_in: egress_ifindex must be 0", type.name);
         if (!md.ingress_ifindex && md.rx_queue_index)
@@ -183,8 +184,8 @@ Result<TestRunResult> test_run_xdp(const ProgTypeInfo& type, const TestRunAttr& 
     md.data_end = static_cast<uint32_t>(out_size);
     md.data_meta = 0;
     result.data_size_out = static_cast<uint32_t>(out_size);
-    CRIB_TRY(copy_out(type, "data_out", attr.data_out, reinterpret_cast<const uint8_t*>(
-                                                           static_cast<uintptr_t>(ctx.data_meta)),
+    CRIB_TRY(copy_out(type, "data_out", attr.data_out,
+                      reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(ctx.data_meta)),
                       out_size));
     if (has_ctx) {
         result.ctx_size_out = sizeof md;

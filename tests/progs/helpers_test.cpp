@@ -18,8 +18,12 @@
 namespace crib::progs {
 namespace {
 
-uint64_t u(const void* p) { return reinterpret_cast<uint64_t>(p); }
-int64_t s(uint64_t v) { return static_cast<int64_t>(v); }
+uint64_t u(const void* p) {
+    return reinterpret_cast<uint64_t>(p);
+}
+int64_t s(uint64_t v) {
+    return static_cast<int64_t>(v);
+}
 
 uint64_t call(int32_t id, uint64_t r1 = 0, uint64_t r2 = 0, uint64_t r3 = 0, uint64_t r4 = 0,
               uint64_t r5 = 0) {
@@ -246,8 +250,8 @@ struct Counter {
     uint64_t stop_at = UINT64_MAX;
     std::vector<uint64_t> seen;
     uint64_t ctx_seen = 0;
-    static uint64_t invoke(const exec::Callable* self, uint64_t i, uint64_t ctx, uint64_t,
-                           uint64_t, uint64_t) {
+    static uint64_t invoke(const exec::Callable* self, uint64_t i, uint64_t ctx, uint64_t, uint64_t,
+                           uint64_t) {
         auto* c = const_cast<Counter*>(reinterpret_cast<const Counter*>(self));
         c->seen.push_back(i);
         c->ctx_seen = ctx;
@@ -300,9 +304,9 @@ TEST(Format, TracePrintkDirectives) {
     EXPECT_EQ(printk("plain"), "plain");
     EXPECT_EQ(printk("%d %i %u", static_cast<uint64_t>(-5), 7, 0xffffffffffffffffull),
               "-5 7 4294967295");
-    EXPECT_EQ(printk("%x %ld %lu", 0x1abcdef01ull, static_cast<uint64_t>(-3),
-                     0xffffffffffffffffull),
-              "abcdef01 -3 18446744073709551615");
+    EXPECT_EQ(
+        printk("%x %ld %lu", 0x1abcdef01ull, static_cast<uint64_t>(-3), 0xffffffffffffffffull),
+        "abcdef01 -3 18446744073709551615");
     EXPECT_EQ(printk("%lx %lld %llu", 0x1abcdef01ull, static_cast<uint64_t>(-9), 42),
               "1abcdef01 -9 42");
     EXPECT_EQ(printk("%llx %c%c", 0xdeadbeefcafeull, 'o', 'k'), "deadbeefcafe ok");

@@ -15,8 +15,12 @@
 namespace crib::progs {
 namespace {
 
-uint64_t u(const void* p) { return reinterpret_cast<uint64_t>(p); }
-int64_t s(uint64_t v) { return static_cast<int64_t>(v); }
+uint64_t u(const void* p) {
+    return reinterpret_cast<uint64_t>(p);
+}
+int64_t s(uint64_t v) {
+    return static_cast<int64_t>(v);
+}
 
 uint64_t call(int32_t id, uint64_t r1 = 0, uint64_t r2 = 0, uint64_t r3 = 0, uint64_t r4 = 0,
               uint64_t r5 = 0) {
@@ -24,9 +28,9 @@ uint64_t call(int32_t id, uint64_t r1 = 0, uint64_t r2 = 0, uint64_t r3 = 0, uin
 }
 
 // Creates a map, or skips the test when src/maps does not offer the type yet.
-#define MAKE_MAP(var, ...)                                                                   \
-    auto var##_result = maps::create_map(maps::MapSpec{__VA_ARGS__});                        \
-    if (!var##_result.ok() && var##_result.error().code() == EOPNOTSUPP)                     \
+#define MAKE_MAP(var, ...)                                                                  \
+    auto var##_result = maps::create_map(maps::MapSpec{__VA_ARGS__});                       \
+    if (!var##_result.ok() && var##_result.error().code() == EOPNOTSUPP)                    \
         GTEST_SKIP() << "map type not available yet: " << var##_result.error().to_string(); \
     ASSERT_TRUE(var##_result.ok()) << var##_result.error().to_string();                     \
     maps::Map& var = **var##_result
@@ -45,8 +49,7 @@ TEST(MapHelpers, HashLookupUpdateDelete) {
     uint64_t out = 0;
     ASSERT_TRUE(map.lookup(&key, &out).ok());
     EXPECT_EQ(out, 100u);
-    EXPECT_EQ(s(call(BPF_FUNC_map_update_elem, u(&map), u(&key), u(&value), BPF_NOEXIST)),
-              -EEXIST);
+    EXPECT_EQ(s(call(BPF_FUNC_map_update_elem, u(&map), u(&key), u(&value), BPF_NOEXIST)), -EEXIST);
     EXPECT_EQ(call(BPF_FUNC_map_delete_elem, u(&map), u(&key)), 0u);
     EXPECT_EQ(s(call(BPF_FUNC_map_delete_elem, u(&map), u(&key))), -ENOENT);
 }
@@ -88,7 +91,8 @@ TEST(MapHelpers, ForEachMapElemOverHash) {
     Visitor all;
     int ctx = 0;
     EXPECT_EQ(call(BPF_FUNC_for_each_map_elem, u(&map), u(&all.callable), u(&ctx), 0), 5u);
-    EXPECT_EQ(all.seen, (std::map<uint32_t, uint64_t>{{1, 10}, {2, 20}, {3, 30}, {4, 40}, {5, 50}}));
+    EXPECT_EQ(all.seen,
+              (std::map<uint32_t, uint64_t>{{1, 10}, {2, 20}, {3, 30}, {4, 40}, {5, 50}}));
     EXPECT_EQ(all.map, u(&map));
     EXPECT_EQ(all.ctx, u(&ctx));
     uint32_t k = 3;

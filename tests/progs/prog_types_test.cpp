@@ -137,9 +137,10 @@ TEST(ProgTypes, RunnableTypesAndTestRun) {
         EXPECT_NE(row.get_func_proto, nullptr) << row.name;
         EXPECT_NE(row.ctx.is_valid_access, nullptr) << row.name;
     }
-    EXPECT_EQ(runnable, (std::set<std::string_view>{"xdp", "tracing", "struct_ops", "syscall",
-                                                     "crib"}));
-    auto r = test_run(*prog_type(ProgType::Kprobe), {}, [](const void*) { return 0ull; }, 0);
+    EXPECT_EQ(runnable,
+              (std::set<std::string_view>{"xdp", "tracing", "struct_ops", "syscall", "crib"}));
+    auto r = test_run(
+        *prog_type(ProgType::Kprobe), {}, [](const void*) { return 0ull; }, 0);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code(), EOPNOTSUPP);
     EXPECT_NE(r.error().message().find("kprobe"), std::string::npos);
@@ -161,7 +162,7 @@ TEST(CtxAccess, CribIsReadOnlyAlignedAndBelowU16Max) {
     EXPECT_FALSE(ok(65535, 1));  // off >= U16_MAX
     EXPECT_FALSE(ok(4, 8));      // misaligned
     EXPECT_FALSE(ok(2, 4));
-    EXPECT_FALSE(ok(0, 3));      // not an access size
+    EXPECT_FALSE(ok(0, 3));  // not an access size
     EXPECT_FALSE(ok(0, 0));
 }
 
@@ -227,7 +228,9 @@ TEST(HelperSets, CribGetsTheBaseSetOnly) {
     EXPECT_EQ(prog_type(ProgType::Unspec)->get_func_proto(BPF_FUNC_map_lookup_elem), nullptr);
 }
 
-uint64_t seven(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 7; }
+uint64_t seven(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return 7;
+}
 
 TEST(Kfuncs, CribHasItsOwnSetRegisteredUpFront) {
     auto names = kfunc_set_names(ProgType::Crib);
@@ -250,8 +253,8 @@ TEST(Kfuncs, RegisterFindAndRefuseDuplicates) {
     ASSERT_FALSE(dup.ok());
     EXPECT_EQ(dup.error().code(), EEXIST);
     // The same name for another type is a different hook.
-    EXPECT_TRUE(register_kfunc_set(ProgType::Syscall, KfuncSet{"sys", {{"test_kfunc_a", seven}}})
-                    .ok());
+    EXPECT_TRUE(
+        register_kfunc_set(ProgType::Syscall, KfuncSet{"sys", {{"test_kfunc_a", seven}}}).ok());
 
     // Unspec reaches every type, and so clashes with every type's names.
     ASSERT_TRUE(

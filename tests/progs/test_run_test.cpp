@@ -9,9 +9,15 @@
 namespace crib::progs {
 namespace {
 
-const ProgTypeInfo& crib() { return *prog_type(ProgType::Crib); }
-const ProgTypeInfo& syscall() { return *prog_type(ProgType::Syscall); }
-const ProgTypeInfo& xdp() { return *prog_type(ProgType::Xdp); }
+const ProgTypeInfo& crib() {
+    return *prog_type(ProgType::Crib);
+}
+const ProgTypeInfo& syscall() {
+    return *prog_type(ProgType::Syscall);
+}
+const ProgTypeInfo& xdp() {
+    return *prog_type(ProgType::Xdp);
+}
 
 // A stand-in for a loaded program: records what it saw.
 struct Prog {
@@ -67,8 +73,7 @@ TEST(CribTestRun, EveryNonzeroAttributeIsEinval) {
         expect_einval(test_run(crib(), attr, prog.fn(), 0), text);
         EXPECT_EQ(prog.runs, 0) << text;
         // The syscall type has the same rules.
-        expect_einval(test_run(syscall(), attr, prog.fn(), 0),
-                      std::string("syscall") + (text + 4));
+        expect_einval(test_run(syscall(), attr, prog.fn(), 0), std::string("syscall") + (text + 4));
     }
     // A zero-length data_out buffer with a pointer still counts as given.
     a = {};
@@ -124,13 +129,14 @@ TEST(SyscallTestRun, ContextComesBack) {
     uint8_t ctx[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     TestRunAttr a;
     a.ctx_in = ctx;
-    auto r = test_run(syscall(), a,
-                      [](const void* c) {
-                          auto* bytes = static_cast<uint8_t*>(const_cast<void*>(c));
-                          bytes[0] = 42;
-                          return uint64_t{7};
-                      },
-                      4);
+    auto r = test_run(
+        syscall(), a,
+        [](const void* c) {
+            auto* bytes = static_cast<uint8_t*>(const_cast<void*>(c));
+            bytes[0] = 42;
+            return uint64_t{7};
+        },
+        4);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->retval, 7u);
     EXPECT_EQ(r->ctx_in_after, (std::vector<uint8_t>{42, 2, 3, 4, 5, 6, 7, 8}));
@@ -150,18 +156,19 @@ TEST(XdpTestRun, PacketInAndOut) {
     a.data_in = pkt;
     a.data_out = out;
     int runs = 0;
-    auto r = test_run(xdp(), a,
-                      [&](const void* c) {
-                          ++runs;
-                          const auto* ctx = static_cast<const XdpContext*>(c);
-                          auto* data = reinterpret_cast<uint8_t*>(ctx->data);
-                          EXPECT_EQ(ctx->data_end - ctx->data, 64u);
-                          EXPECT_EQ(ctx->data_meta, ctx->data);
-                          // Headroom in front, as XDP_PACKET_HEADROOM gives.
-                          data[0] ^= 0xff;
-                          return uint64_t{2};  // XDP_PASS
-                      },
-                      0);
+    auto r = test_run(
+        xdp(), a,
+        [&](const void* c) {
+            ++runs;
+            const auto* ctx = static_cast<const XdpContext*>(c);
+            auto* data = reinterpret_cast<uint8_t*>(ctx->data);
+            EXPECT_EQ(ctx->data_end - ctx->data, 64u);
+            EXPECT_EQ(ctx->data_meta, ctx->data);
+            // Headroom in front, as XDP_PACKET_HEADROOM gives.
+            data[0] ^= 0xff;
+            return uint64_t{2};  // XDP_PASS
+        },
+        0);
     ASSERT_TRUE(r.ok()) << r.error().to_string();
     EXPECT_EQ(runs, 1);
     EXPECT_EQ(r->retval, 2u);
@@ -178,13 +185,14 @@ TEST(XdpTestRun, RepeatAndMeanDuration) {
     a.data_in = pkt;
     a.repeat = 5;
     int runs = 0;
-    auto r = test_run(xdp(), a,
-                      [&](const void*) {
-                          ++runs;
-                          std::this_thread::sleep_for(std::chrono::milliseconds(2));
-                          return uint64_t{1};
-                      },
-                      0);
+    auto r = test_run(
+        xdp(), a,
+        [&](const void*) {
+            ++runs;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            return uint64_t{1};
+        },
+        0);
     ASSERT_TRUE(r.ok()) << r.error().to_string();
     EXPECT_EQ(runs, 5);
     EXPECT_GE(r->duration_ns, 2'000'000u);
@@ -201,15 +209,16 @@ TEST(XdpTestRun, MetadataFromCtx) {
     a.data_in = pkt;
     a.ctx_in = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&md), sizeof md);
     a.ctx_out = std::span<uint8_t>(reinterpret_cast<uint8_t*>(&md_out), sizeof md_out);
-    auto r = test_run(xdp(), a,
-                      [&](const void* c) {
-                          const auto* ctx = static_cast<const XdpContext*>(c);
-                          EXPECT_EQ(ctx->data - ctx->data_meta, 8u);
-                          EXPECT_EQ(*reinterpret_cast<const uint8_t*>(ctx->data), 8);
-                          EXPECT_EQ(ctx->data_end - ctx->data_meta, 40u);
-                          return uint64_t{2};
-                      },
-                      0);
+    auto r = test_run(
+        xdp(), a,
+        [&](const void* c) {
+            const auto* ctx = static_cast<const XdpContext*>(c);
+            EXPECT_EQ(ctx->data - ctx->data_meta, 8u);
+            EXPECT_EQ(*reinterpret_cast<const uint8_t*>(ctx->data), 8);
+            EXPECT_EQ(ctx->data_end - ctx->data_meta, 40u);
+            return uint64_t{2};
+        },
+        0);
     ASSERT_TRUE(r.ok()) << r.error().to_string();
     EXPECT_EQ(r->ctx_size_out, sizeof(XdpMd));
     EXPECT_EQ(md_out.data, 8u);
