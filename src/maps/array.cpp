@@ -16,7 +16,8 @@ using namespace detail;
 class ArrayMap final : public Map {
 public:
     ArrayMap(MapSpec spec, Mapping memory)
-        : Map(std::move(spec)), m_elem_size(round_up8(this->spec().value_size)),
+        : Map(std::move(spec)),
+          m_elem_size(round_up8(this->spec().value_size)),
           m_memory(std::move(memory)) {}
 
     Result<void> lookup(const void* key, void* value_out) const override {

@@ -14,9 +14,9 @@
 namespace crib::maps::detail {
 
 // Kernel limits the checks mirror.
-inline constexpr uint32_t kMaxBpfStack = 512;              // MAX_BPF_STACK: hash key limit
-inline constexpr uint64_t kKmallocMaxSize = 4ull << 20;    // KMALLOC_MAX_SIZE on x86-64
-inline constexpr uint32_t kPcpuMinUnitSize = 32u << 10;    // PCPU_MIN_UNIT_SIZE
+inline constexpr uint32_t kMaxBpfStack = 512;            // MAX_BPF_STACK: hash key limit
+inline constexpr uint64_t kKmallocMaxSize = 4ull << 20;  // KMALLOC_MAX_SIZE on x86-64
+inline constexpr uint32_t kPcpuMinUnitSize = 32u << 10;  // PCPU_MIN_UNIT_SIZE
 // Creation flags beyond the ones map.hpp names, for the per-type masks.
 inline constexpr uint32_t kNoCommonLru = 1u << 1, kNumaNode = 1u << 2, kRdonly = 1u << 3,
                           kWronly = 1u << 4, kZeroSeed = 1u << 6, kWronlyProg = 1u << 8,
@@ -26,7 +26,9 @@ inline constexpr uint32_t kAccessMask = kRdonly | kWronly | kRdonlyProg | kWronl
 constexpr uint64_t round_up(uint64_t value, uint64_t align) {
     return (value + align - 1) / align * align;
 }
-constexpr uint64_t round_up8(uint64_t value) { return round_up(value, 8); }
+constexpr uint64_t round_up8(uint64_t value) {
+    return round_up(value, 8);
+}
 
 size_t page_size();
 
@@ -50,7 +52,9 @@ struct Status {
 };
 inline constexpr Status kOk{};
 Result<void> to_result(const Map& map, std::string_view op, Status status);
-inline long to_errno(Status status) { return -static_cast<long>(status.err); }
+inline long to_errno(Status status) {
+    return -static_cast<long>(status.err);
+}
 
 // The update-flag rules every type starts from: unknown bits -> EINVAL, and
 // BPF_F_LOCK needs a bpf_spin_lock in the value, which crib values never

@@ -57,7 +57,9 @@ const CpuTable& cpus() {
 
 }  // namespace
 
-unsigned possible_cpus() { return cpus().count; }
+unsigned possible_cpus() {
+    return cpus().count;
+}
 
 unsigned current_cpu() {
     const CpuTable& table = cpus();

@@ -47,8 +47,8 @@ struct HashKind {
 // Header of a pool node; the key and then the value(s) follow it. Plain
 // fields only, so the zeroed pool is already a valid array of nodes.
 struct Node {
-    Node* next;       // bucket chain, under the bucket lock
-    Node* lru_prev;   // LRU list, under the pool lock
+    Node* next;      // bucket chain, under the bucket lock
+    Node* lru_prev;  // LRU list, under the pool lock
     Node* lru_next;
     Node* free_next;  // free list, under the pool lock
     uint32_t hash;
@@ -65,11 +65,14 @@ class HashMap final : public Map {
 public:
     HashMap(MapSpec spec, HashKind kind, size_t n_buckets, Mapping buckets, Mapping nodes,
             unsigned ncpus)
-        : Map(std::move(spec)), m_kind(kind), m_ncpus(kind.percpu ? ncpus : 1),
+        : Map(std::move(spec)),
+          m_kind(kind),
+          m_ncpus(kind.percpu ? ncpus : 1),
           m_elem_size(round_up8(this->spec().value_size)),
           m_key_stride(round_up8(this->spec().key_size)),
           m_node_size(kNodeHeader + m_key_stride + m_elem_size * m_ncpus),
-          m_bucket_mask(static_cast<uint32_t>(n_buckets - 1)), m_buckets(std::move(buckets)),
+          m_bucket_mask(static_cast<uint32_t>(n_buckets - 1)),
+          m_buckets(std::move(buckets)),
           m_nodes(std::move(nodes)) {}
 
     size_t user_value_size() const override {
@@ -188,9 +191,8 @@ private:
             if (Node* node = find(b, key, hash)) return overwrite(node, value, flags, all_cpus);
             if (flags & kExist) return {ENOENT, "no such key (BPF_EXIST)"};
         }
-        Node* fresh = allocate();
+        Node* fresh = allocate(hash);
         if (!fresh) return {E2BIG, "map is full"};
-        fresh->hash = hash;
         std::memcpy(key_of(fresh), key, spec().key_size);
         write_value(fresh, value, all_cpus, /*fresh=*/true);
         Node* spare = nullptr;
@@ -250,8 +252,9 @@ private:
     }
 
     // A node owned by the caller, or null when the map is full (and, for
-    // LRU, nothing could be evicted).
-    Node* allocate() {
+    // LRU, nothing could be evicted). The hash is set here, under the pool
+    // lock, because an evictor walking the LRU list reads it.
+    Node* allocate(uint32_t hash) {
         std::lock_guard guard(m_pool_lock);
         Node* node = m_free;
         if (node) {
@@ -261,6 +264,7 @@ private:
         } else if (m_kind.lru) {
             node = evict_locked();
         }
+        if (node) node->hash = hash;
         if (node && m_kind.lru) {
             std::atomic_ref<uint8_t>(node->referenced).store(0, std::memory_order_relaxed);
             lru_push_front(node);
@@ -326,7 +330,7 @@ private:
 
     std::mutex m_pool_lock;  // guards everything below
     Node* m_free = nullptr;
-    uint64_t m_bump = 0;     // nodes below it have been handed out at least once
+    uint64_t m_bump = 0;  // nodes below it have been handed out at least once
     Node* m_lru_head = nullptr;
     Node* m_lru_tail = nullptr;
 };
@@ -360,8 +364,8 @@ Result<std::unique_ptr<Map>> create(const MapSpec& spec) {
     size_t node_size = kNodeHeader + round_up8(spec.key_size) + round_up8(spec.value_size) * ncpus;
     Mapping buckets = CRIB_TRY(Mapping::create(spec, n_buckets * sizeof(Bucket), false));
     Mapping nodes = CRIB_TRY(Mapping::create(spec, node_size * spec.max_entries, false));
-    return std::unique_ptr<Map>(
-        std::make_unique<HashMap>(spec, kKind, n_buckets, std::move(buckets), std::move(nodes), ncpus));
+    return std::unique_ptr<Map>(std::make_unique<HashMap>(
+        spec, kKind, n_buckets, std::move(buckets), std::move(nodes), ncpus));
 }
 
 template <HashKind kKind>

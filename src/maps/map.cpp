@@ -18,17 +18,27 @@ Error not_supported(const Map& map, std::string_view op) {
 
 }  // namespace
 
-Result<void> Map::lookup(const void*, void*) const { return not_supported(*this, "lookup"); }
+Result<void> Map::lookup(const void*, void*) const {
+    return not_supported(*this, "lookup");
+}
 Result<void> Map::update(const void*, const void*, uint64_t) {
     return not_supported(*this, "update");
 }
-Result<void> Map::remove(const void*) { return not_supported(*this, "delete"); }
+Result<void> Map::remove(const void*) {
+    return not_supported(*this, "delete");
+}
 Result<void> Map::next_key(const void*, void*) const {
     return not_supported(*this, "get_next_key");
 }
-void* Map::lookup_elem(const void*) { return nullptr; }
-long Map::update_elem(const void*, const void*, uint64_t) { return -EOPNOTSUPP; }
-long Map::delete_elem(const void*) { return -EOPNOTSUPP; }
+void* Map::lookup_elem(const void*) {
+    return nullptr;
+}
+long Map::update_elem(const void*, const void*, uint64_t) {
+    return -EOPNOTSUPP;
+}
+long Map::delete_elem(const void*) {
+    return -EOPNOTSUPP;
+}
 
 namespace detail {
 
@@ -39,8 +49,9 @@ size_t page_size() {
 
 Result<void> check_flags(const MapSpec& spec, uint32_t allowed) {
     if (spec.flags & ~allowed)
-        return spec_error(spec, EINVAL, "map_flags {:#x} has bits this type does not accept ({:#x})",
-                          spec.flags, spec.flags & ~allowed);
+        return spec_error(spec, EINVAL,
+                          "map_flags {:#x} has bits this type does not accept ({:#x})", spec.flags,
+                          spec.flags & ~allowed);
     // bpf_map_flags_access_ok: read-only and write-only together make no sense.
     if ((spec.flags & kRdonly) && (spec.flags & kWronly))
         return spec_error(spec, EINVAL, "BPF_F_RDONLY and BPF_F_WRONLY are exclusive");

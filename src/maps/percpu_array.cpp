@@ -15,7 +15,9 @@ using namespace detail;
 class PercpuArrayMap final : public Map {
 public:
     PercpuArrayMap(MapSpec spec, Mapping memory, unsigned ncpus)
-        : Map(std::move(spec)), m_elem_size(round_up8(this->spec().value_size)), m_ncpus(ncpus),
+        : Map(std::move(spec)),
+          m_elem_size(round_up8(this->spec().value_size)),
+          m_ncpus(ncpus),
           m_memory(std::move(memory)) {}
 
     size_t user_value_size() const override { return m_elem_size * m_ncpus; }

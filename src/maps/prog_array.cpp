@@ -56,12 +56,11 @@ public:
         uint32_t fd;
         std::memcpy(&fd, value, sizeof fd);
         std::lock_guard guard(m_mutex);
-        if (!m_resolver)
-            return to_result(*this, "update", {EINVAL, "no program resolver is set"});
+        if (!m_resolver) return to_result(*this, "update", {EINVAL, "no program resolver is set"});
         std::shared_ptr<const void> handle = m_resolver(fd);
         if (!handle)
-            return make_error(EBADF, "map '{}' ({}): update: fd {} is not a program",
-                              spec().name, map_type_name(type()), fd);
+            return make_error(EBADF, "map '{}' ({}): update: fd {} is not a program", spec().name,
+                              map_type_name(type()), fd);
         m_slots[index].store(handle.get(), std::memory_order_release);
         retire(std::exchange(m_owners[index], std::move(handle)));
         return {};
@@ -87,8 +86,8 @@ private:
     }
 
     std::unique_ptr<std::atomic<const void*>[]> m_slots;  // what programs read
-    mutable std::mutex m_mutex;                            // guards everything below
-    std::vector<std::shared_ptr<const void>> m_owners;     // keeps m_slots' handles alive
+    mutable std::mutex m_mutex;                           // guards everything below
+    std::vector<std::shared_ptr<const void>> m_owners;    // keeps m_slots' handles alive
     std::vector<std::shared_ptr<const void>> m_retired;
     ProgResolver m_resolver;
     ProgIdOf m_id_of;

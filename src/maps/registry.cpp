@@ -10,8 +10,8 @@ namespace {
 using detail::MapTypeOps;
 
 constexpr std::array<const MapTypeOps*, 8> kMapTypes{
-    &detail::kHashType,       &detail::kArrayType,        &detail::kProgArrayType,
-    &detail::kPercpuHashType, &detail::kPercpuArrayType,  &detail::kLruHashType,
+    &detail::kHashType,          &detail::kArrayType,       &detail::kProgArrayType,
+    &detail::kPercpuHashType,    &detail::kPercpuArrayType, &detail::kLruHashType,
     &detail::kLruPercpuHashType, &detail::kRingbufType,
 };
 

@@ -18,7 +18,7 @@ struct MapTypeOps {
     Result<std::unique_ptr<Map>> (*create)(const MapSpec& spec);
 };
 
-extern const MapTypeOps kHashType, kArrayType, kProgArrayType, kPercpuHashType,
-    kPercpuArrayType, kLruHashType, kLruPercpuHashType, kRingbufType;
+extern const MapTypeOps kHashType, kArrayType, kProgArrayType, kPercpuHashType, kPercpuArrayType,
+    kLruHashType, kLruPercpuHashType, kRingbufType;
 
 }  // namespace crib::maps::detail

@@ -37,7 +37,9 @@ uint32_t load_len(const uint8_t* header, std::memory_order order = std::memory_o
     return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(const_cast<uint8_t*>(header)))
         .load(order);
 }
-uint64_t record_span(uint32_t len) { return round_up8((len & ~kLenFlags) + kRingbufHeaderSize); }
+uint64_t record_span(uint32_t len) {
+    return round_up8((len & ~kLenFlags) + kRingbufHeaderSize);
+}
 
 class RingbufMap;
 
@@ -60,8 +62,8 @@ public:
         uint64_t size = spec.max_entries;
         auto map = std::unique_ptr<RingbufMap>(new RingbufMap(spec));
         map->m_total = 3 * page + 2 * size;
-        map->m_fd = memfd_create(spec.name.empty() ? "crib-ringbuf" : spec.name.c_str(),
-                                 MFD_CLOEXEC);
+        map->m_fd =
+            memfd_create(spec.name.empty() ? "crib-ringbuf" : spec.name.c_str(), MFD_CLOEXEC);
         map->m_wakeup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (map->m_fd < 0 || map->m_wakeup_fd < 0 ||
             ftruncate(map->m_fd, static_cast<off_t>(2 * page + size)) != 0)
@@ -130,8 +132,8 @@ public:
         // The consumer position is the consumer's to write and could run
         // past busy records; never let new records overwrite those.
         while (m_pending_pos < prod) {
-            uint32_t pending_len = load_len(m_data + (m_pending_pos & m_mask),
-                                            std::memory_order_acquire);
+            uint32_t pending_len =
+                load_len(m_data + (m_pending_pos & m_mask), std::memory_order_acquire);
             if (pending_len & kRingbufBusyBit) break;
             m_pending_pos += record_span(pending_len);
         }
@@ -139,11 +141,12 @@ public:
         // At most size - 1 bytes in flight, as the kernel keeps it.
         if (new_prod - cons > m_mask || new_prod - m_pending_pos > m_mask) return nullptr;
         auto* header = reinterpret_cast<RecordHeader*>(m_data + (prod & m_mask));
-        header->pg_off = static_cast<uint32_t>(
-            ((reinterpret_cast<uintptr_t>(header) & ~(page_size() - 1)) -
-             reinterpret_cast<uintptr_t>(m_base)) / page_size());
-        std::atomic_ref<uint32_t>(header->len).store(static_cast<uint32_t>(size) | kRingbufBusyBit,
-                                                     std::memory_order_relaxed);
+        header->pg_off =
+            static_cast<uint32_t>(((reinterpret_cast<uintptr_t>(header) & ~(page_size() - 1)) -
+                                   reinterpret_cast<uintptr_t>(m_base)) /
+                                  page_size());
+        std::atomic_ref<uint32_t>(header->len)
+            .store(static_cast<uint32_t>(size) | kRingbufBusyBit, std::memory_order_relaxed);
         std::atomic_ref<uint64_t>(producer_pos()).store(new_prod, std::memory_order_seq_cst);
         return header + 1;
     }
@@ -166,10 +169,14 @@ public:
             case kRbAvailData:
                 return load(producer_pos(), std::memory_order_acquire) -
                        load(consumer_pos(), std::memory_order_acquire);
-            case kRbRingSize: return m_mask + 1;
-            case kRbConsPos: return load(consumer_pos(), std::memory_order_acquire);
-            case kRbProdPos: return load(producer_pos(), std::memory_order_acquire);
-            default: return 0;
+            case kRbRingSize:
+                return m_mask + 1;
+            case kRbConsPos:
+                return load(consumer_pos(), std::memory_order_acquire);
+            case kRbProdPos:
+                return load(producer_pos(), std::memory_order_acquire);
+            default:
+                return 0;
         }
     }
 

@@ -191,15 +191,20 @@ void percpu_hash_semantics(MapType type) {
     EXPECT_EQ(code_of(map->lookup(&fresh, out.data())), ENOENT);
 }
 
-TEST(PercpuHash, SlotPerCpu) { percpu_hash_semantics(MapType::PercpuHash); }
-TEST(LruPercpuHash, SlotPerCpu) { percpu_hash_semantics(MapType::LruPercpuHash); }
+TEST(PercpuHash, SlotPerCpu) {
+    percpu_hash_semantics(MapType::PercpuHash);
+}
+TEST(LruPercpuHash, SlotPerCpu) {
+    percpu_hash_semantics(MapType::LruPercpuHash);
+}
 
 TEST(LruPercpuHash, Evicts) {
     unsigned ncpus = possible_cpus();
     auto map = make_map(spec_of(MapType::LruPercpuHash, 4, 8, 2));
     ASSERT_TRUE(map);
     std::vector<uint64_t> values(ncpus, 1);
-    for (uint32_t key = 0; key < 10; ++key) ASSERT_TRUE(map->update(&key, values.data(), kAny).ok());
+    for (uint32_t key = 0; key < 10; ++key)
+        ASSERT_TRUE(map->update(&key, values.data(), kAny).ok());
     uint32_t key = 9;
     EXPECT_TRUE(map->lookup(&key, values.data()).ok());
     key = 0;
@@ -246,10 +251,18 @@ void hammer(MapType type, uint32_t max_entries) {
     for (uint64_t key : keys) EXPECT_TRUE(map->lookup(&key, out.data()).ok()) << key;
 }
 
-TEST(Hash, Concurrent) { hammer(MapType::Hash, 8 * 64 + 16); }
-TEST(PercpuHash, Concurrent) { hammer(MapType::PercpuHash, 8 * 64 + 16); }
-TEST(LruHash, ConcurrentUnderEvictionPressure) { hammer(MapType::LruHash, 100); }
-TEST(LruPercpuHash, ConcurrentUnderEvictionPressure) { hammer(MapType::LruPercpuHash, 100); }
+TEST(Hash, Concurrent) {
+    hammer(MapType::Hash, 8 * 64 + 16);
+}
+TEST(PercpuHash, Concurrent) {
+    hammer(MapType::PercpuHash, 8 * 64 + 16);
+}
+TEST(LruHash, ConcurrentUnderEvictionPressure) {
+    hammer(MapType::LruHash, 100);
+}
+TEST(LruPercpuHash, ConcurrentUnderEvictionPressure) {
+    hammer(MapType::LruPercpuHash, 100);
+}
 
 }  // namespace
 }  // namespace crib::maps

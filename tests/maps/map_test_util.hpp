@@ -11,8 +11,8 @@
 
 namespace crib::maps::test {
 
-inline MapSpec spec_of(MapType type, uint32_t key_size, uint32_t value_size,
-                       uint32_t max_entries, uint32_t flags = 0, std::string name = "m") {
+inline MapSpec spec_of(MapType type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                       uint32_t flags = 0, std::string name = "m") {
     MapSpec spec;
     spec.type = type;
     spec.key_size = key_size;

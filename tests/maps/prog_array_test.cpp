@@ -21,7 +21,9 @@ std::shared_ptr<const void> resolve(uint32_t fd) {
     if (fd < 10 || fd >= 20) return nullptr;
     return std::make_shared<FakeProg>(FakeProg{fd + 1000});
 }
-uint32_t id_of(const void* handle) { return static_cast<const FakeProg*>(handle)->id; }
+uint32_t id_of(const void* handle) {
+    return static_cast<const FakeProg*>(handle)->id;
+}
 
 TEST(ProgArray, NeedsAResolver) {
     auto map = make_map(spec_of(MapType::ProgArray, 4, 4, 4));

@@ -17,7 +17,9 @@ namespace {
 using test::make_map;
 using test::spec_of;
 
-uint32_t page() { return static_cast<uint32_t>(sysconf(_SC_PAGESIZE)); }
+uint32_t page() {
+    return static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+}
 
 std::unique_ptr<Map> make_ring(uint32_t size) {
     return make_map(spec_of(MapType::Ringbuf, 0, 0, size, 0, "events"));
@@ -87,8 +89,10 @@ TEST(Ringbuf, DiscardedRecordsAreSkipped) {
         auto* sample = static_cast<uint8_t*>(ringbuf_reserve(*ring, 1, 0));
         ASSERT_NE(sample, nullptr);
         *sample = i;
-        if (i % 2) ringbuf_discard(sample, 0);
-        else ringbuf_submit(sample, 0);
+        if (i % 2)
+            ringbuf_discard(sample, 0);
+        else
+            ringbuf_submit(sample, 0);
     }
     EXPECT_EQ(consumer->consume(), 3);
     ASSERT_EQ(got.records.size(), 3u);
@@ -118,10 +122,10 @@ TEST(Ringbuf, ConsumerStopsAtBusyRecordAndKeepsOrder) {
 TEST(Ringbuf, TooLargeOrFullOrBadFlags) {
     auto ring = make_ring(page());
     ASSERT_TRUE(ring);
-    EXPECT_EQ(ringbuf_reserve(*ring, page(), 0), nullptr);       // header does not fit
-    EXPECT_EQ(ringbuf_reserve(*ring, page() - 8, 0), nullptr);   // at most size - 1 in flight
+    EXPECT_EQ(ringbuf_reserve(*ring, page(), 0), nullptr);      // header does not fit
+    EXPECT_EQ(ringbuf_reserve(*ring, page() - 8, 0), nullptr);  // at most size - 1 in flight
     EXPECT_EQ(ringbuf_reserve(*ring, uint64_t{1} << 40, 0), nullptr);
-    EXPECT_EQ(ringbuf_reserve(*ring, 8, 1), nullptr);             // flags must be 0
+    EXPECT_EQ(ringbuf_reserve(*ring, 8, 1), nullptr);  // flags must be 0
     void* big = ringbuf_reserve(*ring, page() - 16, 0);
     ASSERT_NE(big, nullptr);
     EXPECT_EQ(ringbuf_reserve(*ring, 1, 0), nullptr);  // full
@@ -157,9 +161,8 @@ TEST(Ringbuf, CallbackErrorStopsConsumption) {
     auto ring = make_ring(page());
     ASSERT_TRUE(ring);
     int seen = 0;
-    auto consumer = RingbufConsumer::create(*ring, [&](std::span<const uint8_t>) {
-        return ++seen == 2 ? -42 : 0;
-    });
+    auto consumer = RingbufConsumer::create(
+        *ring, [&](std::span<const uint8_t>) { return ++seen == 2 ? -42 : 0; });
     ASSERT_TRUE(consumer.ok());
     uint32_t v = 0;
     for (int i = 0; i < 4; ++i) ASSERT_EQ(ringbuf_output(*ring, &v, 4, 0), 0);
@@ -229,8 +232,7 @@ TEST(Ringbuf, ManyProducersOneConsumer) {
         std::memcpy(header, record.data(), sizeof header);
         uint32_t producer = header[0], seq = header[1];
         // Each producer's records arrive in its order; sizes vary with seq.
-        if (producer >= kProducers || seq != next_seq[producer]++ ||
-            record.size() != 8 + seq % 50)
+        if (producer >= kProducers || seq != next_seq[producer]++ || record.size() != 8 + seq % 50)
             ++errors;
         for (size_t i = 8; i < record.size(); ++i)
             if (record[i] != static_cast<uint8_t>(seq + i)) ++errors;

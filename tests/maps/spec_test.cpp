@@ -15,7 +15,9 @@ struct SpecCase {
     int code;  // 0: accepted
 };
 
-uint32_t page() { return static_cast<uint32_t>(sysconf(_SC_PAGESIZE)); }
+uint32_t page() {
+    return static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+}
 
 std::vector<SpecCase> cases() {
     constexpr uint32_t kMmap = kMmapable;
