@@ -10,20 +10,12 @@
 #include <string_view>
 
 #include "base/log.hpp"
+#include "isa/abi.hpp"
 
 namespace crib::progs {
 
-// Same type as exec::HelperFn (a function pointer type, so the aliases name
-// one type); repeated here because exec sits above this layer.
-using HelperFn = uint64_t (*)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
-
-// The call ABI of exec::Callable, which bpf_loop and bpf_for_each_map_elem
-// receive in a register. exec sits above this layer, so the layout is
-// restated here; tests/progs checks it matches exec::Callable.
-struct Callable {
-    uint64_t (*invoke)(const Callable* self, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-                       uint64_t r5);
-};
+using isa::Callable;
+using isa::HelperFn;
 
 // enum bpf_arg_type, base kinds. Modifiers are in ArgFlag.
 enum class ArgKind : uint8_t {

@@ -90,17 +90,22 @@ int hash_ops(struct parity_ctx *ctx)
     __u32 n = ctx->count & 63;
     __u64 sum = 0;
 
+    /* Keys are copies: passing &i would spill the counter to the stack,
+     * where the kernel's verifier loses its bounds. */
     for (__u32 i = 0; i < 64; i++) {
+        __u32 key = i;
         __u64 value = ctx->seed * (i + 1);
         if (i >= n) break;
-        bpf_map_update_elem(&table, &i, &value, BPF_ANY);
+        bpf_map_update_elem(&table, &key, &value, BPF_ANY);
     }
     for (__u32 i = 0; i < 64; i += 3) {
+        __u32 key = i;
         if (i >= n) break;
-        bpf_map_delete_elem(&table, &i);
+        bpf_map_delete_elem(&table, &key);
     }
     for (__u32 i = 0; i < 64; i++) {
-        __u64 *value = bpf_map_lookup_elem(&table, &i);
+        __u32 key = i;
+        __u64 *value = bpf_map_lookup_elem(&table, &key);
         if (value) {
             sum += *value;
             __sync_fetch_and_add(value, 1);

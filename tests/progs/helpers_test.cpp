@@ -33,11 +33,6 @@ uint64_t call(int32_t id, uint64_t r1 = 0, uint64_t r2 = 0, uint64_t r3 = 0, uin
     return h->fn(r1, r2, r3, r4, r5);
 }
 
-// The helper ABI types here and in exec must be one and the same.
-static_assert(std::is_same_v<HelperFn, exec::HelperFn>);
-static_assert(sizeof(Callable) == sizeof(exec::Callable));
-static_assert(offsetof(Callable, invoke) == offsetof(exec::Callable, invoke));
-
 TEST(HelperTable, IdsMatchTheKernel) {
     struct Want {
         const char* name;

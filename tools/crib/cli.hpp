@@ -1,0 +1,42 @@
+// Shared pieces of the crib command line: output in text or JSON, errors,
+// hex and file input.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "base/result.hpp"
+#include "maps/map.hpp"
+
+namespace crib::cli {
+
+using Json = nlohmann::ordered_json;
+
+// Options every command takes.
+struct Common {
+    bool json = false;
+    int status = 0;  // exit status the command leaves
+};
+
+// Prints an error ("crib: obj 'x.o': ...: message" on stderr, or a JSON
+// object with "error" and "errno" on stdout) and returns the exit status.
+int report(const Common& common, const Error& error);
+// Prints a JSON document (pretty) on stdout.
+void print_json(const Json& document);
+
+Result<std::vector<uint8_t>> parse_hex(std::string_view text);
+Result<std::vector<uint8_t>> read_file(const std::string& path);
+std::string to_hex(const void* data, size_t size);
+
+// Every entry of a map as hex (sorted as the map iterates); printed as
+// `name: key .. value ..` lines too unless `json`.
+Json dump_map_entries(const maps::Map& map, bool text, const std::string& name);
+
+void add_prog_commands(CLI::App& app, Common& common);
+void add_map_commands(CLI::App& app, Common& common);
+
+}  // namespace crib::cli

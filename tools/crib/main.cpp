@@ -1,0 +1,22 @@
+// crib: the command line. Each command is a thin layer over the library.
+#include <CLI/CLI.hpp>
+
+#include "cli.hpp"
+#include "runner.hpp"
+
+int main(int argc, char** argv) {
+    // The conformance runner passes its own flags through; hand them over
+    // untouched before CLI11 sees them.
+    if (argc >= 2 && std::string_view(argv[1]) == "conformance-plugin")
+        return crib::conformance::run_plugin(argc - 1, argv + 1);
+
+    CLI::App app{"crib: eBPF in user space: load, verify and run BPF programs"};
+    app.require_subcommand(1);
+    crib::cli::Common common;
+    crib::cli::add_prog_commands(app, common);
+    crib::cli::add_map_commands(app, common);
+    app.add_subcommand("conformance-plugin",
+                       "Run one program for the bpf_conformance runner (plugin protocol)");
+    CLI11_PARSE(app, argc, argv);
+    return common.status;
+}
