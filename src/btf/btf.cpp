@@ -83,32 +83,31 @@ std::string_view Btf::string_at(uint32_t offset) const {
     return text ? std::string_view(text) : std::string_view{};
 }
 
-TypeId Btf::skip_modifiers(TypeId id) const {
+namespace {
+
+// Follows qualifiers (and typedefs when asked) down to the type they wrap;
+// 0 when the chain is longer than any real one.
+TypeId skip_wrappers(const Btf& btf, TypeId id, bool typedefs) {
     for (int i = 0; i < kMaxChain; ++i) {
-        switch (kind(id)) {
+        switch (btf.kind(id)) {
             case Kind::Typedef:
+                if (!typedefs) return id;
+                [[fallthrough]];
             case Kind::Volatile:
             case Kind::Const:
             case Kind::Restrict:
-            case Kind::TypeTag: id = type(id)->type; break;
+            case Kind::TypeTag: id = btf.type(id)->type; break;
             default: return id;
         }
     }
     return 0;
 }
 
-TypeId Btf::skip_qualifiers(TypeId id) const {
-    for (int i = 0; i < kMaxChain; ++i) {
-        switch (kind(id)) {
-            case Kind::Volatile:
-            case Kind::Const:
-            case Kind::Restrict:
-            case Kind::TypeTag: id = type(id)->type; break;
-            default: return id;
-        }
-    }
-    return 0;
-}
+}  // namespace
+
+TypeId Btf::skip_modifiers(TypeId id) const { return skip_wrappers(*this, id, true); }
+
+TypeId Btf::skip_qualifiers(TypeId id) const { return skip_wrappers(*this, id, false); }
 
 TypeId Btf::target(TypeId id) const {
     switch (kind(id)) {

@@ -18,7 +18,7 @@ namespace crib::exec {
 using isa::Callable;
 using isa::HelperFn;
 
-inline constexpr int32_t kHelperTailCall = 12;  // BPF_FUNC_tail_call
+using isa::kHelperTailCall;
 inline constexpr int kMaxTailCalls = 33;         // MAX_TAIL_CALL_CNT
 inline constexpr int kMaxCallDepth = 8;          // MAX_CALL_FRAMES
 

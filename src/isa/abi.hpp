@@ -7,6 +7,10 @@
 
 namespace crib::isa {
 
+// bpf_tail_call's helper id (BPF_FUNC_tail_call): engines implement it
+// themselves, since it replaces the running program.
+inline constexpr int32_t kHelperTailCall = 12;
+
 using HelperFn = uint64_t (*)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
 
 // A BPF function made callable from native code: the value ld_imm64 of a

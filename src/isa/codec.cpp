@@ -66,6 +66,18 @@ Result<Op> find_row(const enc::RawInsn& raw) {
                       selector_field(raw, first.selector));
 }
 
+// The instruction with its row's selector field set, whatever it held.
+Insn with_selector(Insn insn) {
+    const OpInfo& row = insn.info();
+    switch (row.selector) {
+        case Selector::None: break;
+        case Selector::Off: insn.off = static_cast<int16_t>(row.selector_value); break;
+        case Selector::Imm: insn.imm = row.selector_value; break;
+        case Selector::Src: insn.src = static_cast<uint8_t>(row.selector_value); break;
+    }
+    return insn;
+}
+
 }  // namespace
 
 Result<std::vector<Insn>> decode(std::span<const enc::RawInsn> raw) {
@@ -102,15 +114,9 @@ Result<std::vector<Insn>> decode_bytes(std::span<const uint8_t> bytes) {
 
 enc::RawInsn encode(const Insn& insn) {
     const OpInfo& row = insn.info();
-    enc::RawInsn raw{row.opcode, static_cast<uint8_t>(insn.dst & 0xf),
-                     static_cast<uint8_t>(insn.src & 0xf), insn.off, insn.imm};
-    switch (row.selector) {
-        case Selector::None: break;
-        case Selector::Off: raw.off = static_cast<int16_t>(row.selector_value); break;
-        case Selector::Imm: raw.imm = row.selector_value; break;
-        case Selector::Src: raw.src = static_cast<uint8_t>(row.selector_value); break;
-    }
-    return raw;
+    Insn selected = with_selector(insn);
+    return enc::RawInsn{row.opcode, static_cast<uint8_t>(selected.dst & 0xf),
+                        static_cast<uint8_t>(selected.src & 0xf), selected.off, selected.imm};
 }
 
 std::vector<enc::RawInsn> encode(std::span<const Insn> program) {
@@ -121,15 +127,7 @@ std::vector<enc::RawInsn> encode(std::span<const Insn> program) {
 }
 
 Insn make(Op op, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-    Insn insn{op, dst, src, off, imm};
-    const OpInfo& row = insn.info();
-    switch (row.selector) {
-        case Selector::None: break;
-        case Selector::Off: insn.off = static_cast<int16_t>(row.selector_value); break;
-        case Selector::Imm: insn.imm = row.selector_value; break;
-        case Selector::Src: insn.src = static_cast<uint8_t>(row.selector_value); break;
-    }
-    return insn;
+    return with_selector(Insn{op, dst, src, off, imm});
 }
 
 }  // namespace crib::isa

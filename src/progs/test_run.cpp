@@ -75,31 +75,34 @@ uint32_t mean_ns(std::chrono::nanoseconds total, uint32_t runs) {
                                                        : static_cast<uint32_t>(mean);
 }
 
+// The shape crib and syscall share: only ctx_in may be given, the context is
+// a private copy, and the return value is cut to 32 bits.
+Result<TestRunResult> run_on_ctx_copy(const ProgTypeInfo& type, const TestRunAttr& attr,
+                                      const RunFn& run, uint32_t max_ctx_offset,
+                                      bool hand_back_ctx) {
+    CRIB_TRY(check_ctx_only(type, attr));
+    CRIB_TRY(check_ctx_size(type, attr, max_ctx_offset));
+    std::vector<uint8_t> ctx = copy_ctx(attr);
+    TestRunResult result;
+    result.retval = static_cast<uint32_t>(run(ctx.empty() ? nullptr : ctx.data()));
+    if (hand_back_ctx) result.ctx_in_after = std::move(ctx);
+    return result;
+}
+
 }  // namespace
 
 // bpf_prog_run_crib (seed 000). The kernel ignores `cpu` here, and so does
 // crib.
 Result<TestRunResult> test_run_crib(const ProgTypeInfo& type, const TestRunAttr& attr,
                                     const RunFn& run, uint32_t max_ctx_offset) {
-    CRIB_TRY(check_ctx_only(type, attr));
-    CRIB_TRY(check_ctx_size(type, attr, max_ctx_offset));
-    std::vector<uint8_t> ctx = copy_ctx(attr);
-    TestRunResult result;
-    result.retval = static_cast<uint32_t>(run(ctx.empty() ? nullptr : ctx.data()));
-    return result;
+    return run_on_ctx_copy(type, attr, run, max_ctx_offset, false);
 }
 
 // bpf_prog_test_run_syscall: crib's rules, and the context, which the
 // program may write, goes back to the caller (into ctx_in in the kernel).
 Result<TestRunResult> test_run_syscall(const ProgTypeInfo& type, const TestRunAttr& attr,
                                        const RunFn& run, uint32_t max_ctx_offset) {
-    CRIB_TRY(check_ctx_only(type, attr));
-    CRIB_TRY(check_ctx_size(type, attr, max_ctx_offset));
-    std::vector<uint8_t> ctx = copy_ctx(attr);
-    TestRunResult result;
-    result.retval = static_cast<uint32_t>(run(ctx.empty() ? nullptr : ctx.data()));
-    result.ctx_in_after = std::move(ctx);
-    return result;
+    return run_on_ctx_copy(type, attr, run, max_ctx_offset, true);
 }
 
 // bpf_prog_test_run_xdp without live frames or fragments: data_in is the

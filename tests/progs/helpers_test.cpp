@@ -13,25 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "exec/program.hpp"
+#include "helper_call.hpp"
 
 namespace crib::progs {
 namespace {
-
-uint64_t u(const void* p) {
-    return reinterpret_cast<uint64_t>(p);
-}
-int64_t s(uint64_t v) {
-    return static_cast<int64_t>(v);
-}
-
-uint64_t call(int32_t id, uint64_t r1 = 0, uint64_t r2 = 0, uint64_t r3 = 0, uint64_t r4 = 0,
-              uint64_t r5 = 0) {
-    const HelperInfo* h = find_helper(id);
-    EXPECT_NE(h, nullptr) << id;
-    EXPECT_NE(h->fn, nullptr) << id;
-    return h->fn(r1, r2, r3, r4, r5);
-}
 
 TEST(HelperTable, IdsMatchTheKernel) {
     struct Want {
@@ -78,7 +63,7 @@ TEST(HelperTable, IdsMatchTheKernel) {
         EXPECT_EQ(find_helper(w.name), h);
         EXPECT_EQ(find_helper(std::string("bpf_") + w.name), h);
     }
-    EXPECT_EQ(exec::kHelperTailCall, BPF_FUNC_tail_call);
+    EXPECT_EQ(isa::kHelperTailCall, BPF_FUNC_tail_call);
 }
 
 TEST(HelperTable, NamesUniqueAndOnlyTailCallLacksANativeFunction) {
@@ -241,11 +226,11 @@ TEST(MemoryHelpers, Strncmp) {
 
 // A callback in exec's ABI that counts calls and stops at a given index.
 struct Counter {
-    exec::Callable callable{&Counter::invoke};
+    isa::Callable callable{&Counter::invoke};
     uint64_t stop_at = UINT64_MAX;
     std::vector<uint64_t> seen;
     uint64_t ctx_seen = 0;
-    static uint64_t invoke(const exec::Callable* self, uint64_t i, uint64_t ctx, uint64_t, uint64_t,
+    static uint64_t invoke(const isa::Callable* self, uint64_t i, uint64_t ctx, uint64_t, uint64_t,
                            uint64_t) {
         auto* c = const_cast<Counter*>(reinterpret_cast<const Counter*>(self));
         c->seen.push_back(i);

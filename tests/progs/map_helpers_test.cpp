@@ -7,25 +7,13 @@
 #include <map>
 #include <vector>
 
-#include "exec/program.hpp"
+#include "helper_call.hpp"
 #include "maps/map.hpp"
 #include "maps/ringbuf.hpp"
 #include "progs/helpers.hpp"
 
 namespace crib::progs {
 namespace {
-
-uint64_t u(const void* p) {
-    return reinterpret_cast<uint64_t>(p);
-}
-int64_t s(uint64_t v) {
-    return static_cast<int64_t>(v);
-}
-
-uint64_t call(int32_t id, uint64_t r1 = 0, uint64_t r2 = 0, uint64_t r3 = 0, uint64_t r4 = 0,
-              uint64_t r5 = 0) {
-    return find_helper(id)->fn(r1, r2, r3, r4, r5);
-}
 
 // Creates a map, or skips the test when src/maps does not offer the type yet.
 #define MAKE_MAP(var, ...)                                                                  \
@@ -66,11 +54,11 @@ TEST(MapHelpers, ArrayBounds) {
 }
 
 struct Visitor {
-    exec::Callable callable{&Visitor::invoke};
+    isa::Callable callable{&Visitor::invoke};
     uint64_t stop_after = UINT64_MAX;
     std::map<uint32_t, uint64_t> seen;
     uint64_t map = 0, ctx = 0;
-    static uint64_t invoke(const exec::Callable* self, uint64_t map, uint64_t key, uint64_t value,
+    static uint64_t invoke(const isa::Callable* self, uint64_t map, uint64_t key, uint64_t value,
                            uint64_t ctx, uint64_t) {
         auto* v = const_cast<Visitor*>(reinterpret_cast<const Visitor*>(self));
         v->map = map;

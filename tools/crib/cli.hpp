@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,18 @@ std::string to_hex(const void* data, size_t size);
 // Every entry of a map as hex (sorted as the map iterates); printed as
 // `name: key .. value ..` lines too unless `json`.
 Json dump_map_entries(const maps::Map& map, bool text, const std::string& name);
+
+// A subcommand over one object file: OBJ and --json, running `run` with the
+// parsed arguments and recording its exit status.
+template <typename Args>
+CLI::App* add_object_command(CLI::App& parent, const char* name, const char* help, Common& common,
+                             const std::shared_ptr<Args>& args, int (*run)(const Common&, const Args&)) {
+    auto* sub = parent.add_subcommand(name, help);
+    sub->add_option("OBJ", args->object, "BPF object file (.bpf.o)")->required();
+    sub->add_flag("--json", common.json, "Print JSON");
+    sub->callback([&common, args, run] { common.status = run(common, *args); });
+    return sub;
+}
 
 void add_prog_commands(CLI::App& app, Common& common);
 void add_map_commands(CLI::App& app, Common& common);

@@ -34,16 +34,6 @@ struct MapArgs {
     std::string flags = "any";
 };
 
-Result<std::unique_ptr<runtime::LoadedObject>> load(const MapArgs& args) {
-    return runtime::load_file(args.object);
-}
-
-Result<const runtime::MapEntry*> pick_map(const runtime::LoadedObject& loaded, const std::string& name) {
-    for (const auto& entry : loaded.maps())
-        if (entry.name == name) return &entry;
-    return make_error(ENOENT, "obj '{}': no map named '{}'", loaded.name(), name);
-}
-
 Result<std::vector<uint8_t>> sized_hex(const std::string& text, size_t size, const char* what) {
     auto bytes = CRIB_TRY(parse_hex(text));
     if (bytes.size() != size)
@@ -52,7 +42,7 @@ Result<std::vector<uint8_t>> sized_hex(const std::string& text, size_t size, con
 }
 
 int map_show(const Common& common, const MapArgs& args) {
-    auto loaded = load(args);
+    auto loaded = runtime::load_file(args.object);
     if (!loaded) return report(common, loaded.error());
     Json maps = Json::array();
     for (const auto& entry : (*loaded)->maps()) {
@@ -73,7 +63,7 @@ int map_show(const Common& common, const MapArgs& args) {
 }
 
 int map_dump(const Common& common, const MapArgs& args) {
-    auto loaded = load(args);
+    auto loaded = runtime::load_file(args.object);
     if (!loaded) return report(common, loaded.error());
     Json out = Json::object();
     for (const auto& entry : (*loaded)->maps()) {
@@ -87,38 +77,45 @@ int map_dump(const Common& common, const MapArgs& args) {
     return 0;
 }
 
+// The object loaded, the map named by --map and the key from --key.
+struct MapTarget {
+    std::unique_ptr<runtime::LoadedObject> loaded;
+    maps::Map* map;
+    std::vector<uint8_t> key;
+};
+
+Result<MapTarget> open_target(const MapArgs& args) {
+    MapTarget target{CRIB_TRY(runtime::load_file(args.object)), nullptr, {}};
+    target.map = target.loaded->find_map(args.map);
+    if (!target.map)
+        return make_error(ENOENT, "obj '{}': no map named '{}'", target.loaded->name(), args.map);
+    target.key = CRIB_TRY(sized_hex(args.key, target.map->spec().key_size, "--key"));
+    return target;
+}
+
 int map_lookup(const Common& common, const MapArgs& args) {
-    auto loaded = load(args);
-    if (!loaded) return report(common, loaded.error());
-    auto entry = pick_map(**loaded, args.map);
-    if (!entry) return report(common, entry.error());
-    const maps::Map& map = *(*entry)->map;
-    auto key = sized_hex(args.key, map.spec().key_size, "--key");
-    if (!key) return report(common, key.error());
-    std::vector<uint8_t> value(map.user_value_size());
-    if (auto found = map.lookup(key->data(), value.data()); !found)
-        return report(common, std::move(found.error().in_object((*loaded)->name())));
+    auto target = open_target(args);
+    if (!target) return report(common, target.error());
+    std::vector<uint8_t> value(target->map->user_value_size());
+    if (auto found = target->map->lookup(target->key.data(), value.data()); !found)
+        return report(common, std::move(found.error().in_object(target->loaded->name())));
+    std::string key_hex = to_hex(target->key.data(), target->key.size());
+    std::string value_hex = to_hex(value.data(), value.size());
     if (common.json)
-        print_json(Json{{"key", to_hex(key->data(), key->size())}, {"value", to_hex(value.data(), value.size())}});
+        print_json(Json{{"key", key_hex}, {"value", value_hex}});
     else
-        std::printf("key %s value %s\n", to_hex(key->data(), key->size()).c_str(),
-                    to_hex(value.data(), value.size()).c_str());
+        std::printf("key %s value %s\n", key_hex.c_str(), value_hex.c_str());
     return 0;
 }
 
 int map_update(const Common& common, const MapArgs& args) {
-    auto loaded = load(args);
-    if (!loaded) return report(common, loaded.error());
-    auto entry = pick_map(**loaded, args.map);
-    if (!entry) return report(common, entry.error());
-    maps::Map& map = *(*entry)->map;
-    auto key = sized_hex(args.key, map.spec().key_size, "--key");
-    if (!key) return report(common, key.error());
-    auto value = sized_hex(args.value, map.user_value_size(), "--value");
+    auto target = open_target(args);
+    if (!target) return report(common, target.error());
+    auto value = sized_hex(args.value, target->map->user_value_size(), "--value");
     if (!value) return report(common, value.error());
     uint64_t flags = args.flags == "noexist" ? maps::kNoExist : args.flags == "exist" ? maps::kExist : maps::kAny;
-    if (auto updated = map.update(key->data(), value->data(), flags); !updated)
-        return report(common, std::move(updated.error().in_object((*loaded)->name())));
+    if (auto updated = target->map->update(target->key.data(), value->data(), flags); !updated)
+        return report(common, std::move(updated.error().in_object(target->loaded->name())));
     if (common.json)
         print_json(Json{{"updated", true}, {"map", args.map}});
     else
@@ -133,11 +130,7 @@ void add_map_commands(CLI::App& app, Common& common) {
     map->require_subcommand(1);
     auto args = std::make_shared<MapArgs>();
     auto add = [&](const char* name, const char* help, int (*run)(const Common&, const MapArgs&)) {
-        auto* sub = map->add_subcommand(name, help);
-        sub->add_option("OBJ", args->object, "BPF object file (.bpf.o)")->required();
-        sub->add_flag("--json", common.json, "Print JSON");
-        sub->callback([&common, args, run] { common.status = run(common, *args); });
-        return sub;
+        return add_object_command(*map, name, help, common, args, run);
     };
     add("show", "List maps with their types and sizes", map_show);
     add("dump", "Print every entry", map_dump)->add_option("--map", args->map, "Only this map");

@@ -284,11 +284,7 @@ void add_prog_commands(CLI::App& app, Common& common) {
     auto args = std::make_shared<ProgArgs>();
 
     auto add = [&](const char* name, const char* help, int (*run)(const Common&, const ProgArgs&)) {
-        auto* sub = prog->add_subcommand(name, help);
-        sub->add_option("OBJ", args->object, "BPF object file (.bpf.o)")->required();
-        sub->add_flag("--json", common.json, "Print JSON");
-        sub->callback([&common, args, run] { common.status = run(common, *args); });
-        return sub;
+        return add_object_command(*prog, name, help, common, args, run);
     };
     add("load", "Load every program (exit non-zero with the reason if one is refused)", prog_load);
     add("show", "List the object's programs and maps", prog_show);
