@@ -5,6 +5,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
+SHELL      := /bin/bash
 
 DEB_PACKAGES = cmake make g++ clang llvm pkg-config python3 \
   libelf-dev libbpf-dev zlib1g-dev libfmt-dev nlohmann-json3-dev \
@@ -49,12 +50,18 @@ asan-test: asan
 
 # Each fuzz target runs briefly on its seed corpus; `make fuzz-test FUZZ_SECONDS=600` for longer.
 FUZZ_SECONDS ?= 30
+# A crash fails the target; its input is kept in $(FUZZ_BUILD)/artifacts.
 fuzz-test: fuzz
-	@set -e; for t in $(FUZZ_BUILD)/bin/fuzz_*; do \
+	@set -eo pipefail; mkdir -p $(FUZZ_BUILD)/artifacts; \
+	for t in $(FUZZ_BUILD)/bin/fuzz_*; do \
 	  [ -x "$$t" ] || continue; name=$$(basename $$t); \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
 	  echo "== $$name ($(FUZZ_SECONDS)s)"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$name fuzz/seeds/$$name 2>&1 | tail -n 3; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/ \
+	    $(FUZZ_BUILD)/corpus/$$name fuzz/seeds/$$name > $(FUZZ_BUILD)/$$name.log 2>&1 \
+	    || { grep -A40 -E 'ERROR|DEADLY|out-of-memory' $(FUZZ_BUILD)/$$name.log | head -80; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_BUILD)/$$name.log; \
 	done
 
 conformance: build

@@ -10,6 +10,11 @@
 #include "object/state.hpp"
 
 namespace crib::object {
+
+// Globals live in one array value that crib allocates up front (.bss too), so
+// a forged section size must not become a multi-gigabyte allocation. Real
+// programs keep kilobytes to a few megabytes of globals.
+constexpr uint64_t kMaxGlobalData = 64ull << 20;
 namespace {
 
 // Bigger than any object clang produces for BPF by a wide margin; the
@@ -49,8 +54,9 @@ Result<void> collect_data_maps(LoaderState& state) {
     for (const Section& section : state.elf->sections()) {
         auto kind = data_kind(section);
         if (!kind || section.size == 0) continue;
-        if (section.size > UINT32_MAX)
-            return section_error(section, make_error(E2BIG, "global data section of {} bytes", section.size));
+        if (section.size > kMaxGlobalData)
+            return section_error(section, make_error(E2BIG, "global data section of {} bytes is over crib's limit of {}",
+                                                     section.size, kMaxGlobalData));
         MapDef map;
         map.name = section.name;
         map.kind = *kind;

@@ -110,6 +110,10 @@ private:
             m_code.targets[at] = CodeTarget{*section, static_cast<size_t>(target)};
             return {};
         }
+        // SHN_ABS, SHN_COMMON and the like name no section to point into.
+        if (sym.shndx >= m_state.elf->sections().size())
+            return fail(at, fmt::format("'{}' is in special section #{:#x}, not in data or code", sym.name,
+                                        sym.shndx));
         const Section& home = m_state.elf->sections()[sym.shndx];
         if (home.name == ".maps") {
             for (size_t i = 0; i < m_state.object.maps.size(); ++i) {

@@ -87,6 +87,52 @@ TEST(Malformed, RelocationWithBadSymbol) {
         << message;
 }
 
+// Found by fuzz_object_load: an lddw relocated against a symbol in
+// SHN_ABS made the loader index past the section table.
+TEST(Malformed, LddwAgainstAbsoluteSymbol) {
+    auto bytes = good("object_maps.bpf.o");
+    Elf64_Ehdr eh = testing::elf_header(bytes);
+    auto symtab = testing::raw_section(bytes, ".symtab");
+    ASSERT_TRUE(symtab);
+    bool patched = false;
+    for (size_t i = 0; i < eh.e_shnum && !patched; ++i) {
+        Elf64_Shdr rel;
+        std::memcpy(&rel, bytes.data() + eh.e_shoff + i * sizeof(rel), sizeof(rel));
+        if (rel.sh_type != SHT_REL) continue;
+        Elf64_Shdr code;
+        std::memcpy(&code, bytes.data() + eh.e_shoff + rel.sh_info * sizeof(code), sizeof(code));
+        if (!(code.sh_flags & SHF_EXECINSTR)) continue;
+        for (size_t at = rel.sh_offset; at + sizeof(Elf64_Rel) <= rel.sh_offset + rel.sh_size && !patched;
+             at += sizeof(Elf64_Rel)) {
+            Elf64_Rel entry;
+            std::memcpy(&entry, bytes.data() + at, sizeof(entry));
+            if (bytes[code.sh_offset + entry.r_offset] != 0x18) continue;  // not an lddw
+            size_t sym_at = symtab->header.sh_offset + ELF64_R_SYM(entry.r_info) * sizeof(Elf64_Sym);
+            Elf64_Sym sym;
+            std::memcpy(&sym, bytes.data() + sym_at, sizeof(sym));
+            sym.st_shndx = SHN_ABS;
+            std::memcpy(bytes.data() + sym_at, &sym, sizeof(sym));
+            patched = true;
+        }
+    }
+    ASSERT_TRUE(patched) << "object_maps.bpf.o has no lddw relocation";
+    std::string message = load_error(bytes);
+    EXPECT_NE(message.find("is in special section #0xfff1, not in data or code"), std::string::npos) << message;
+}
+
+// Found by fuzz_object_load: a forged .bss size became a 4 GiB allocation.
+TEST(Malformed, HugeBss) {
+    auto bytes = good("object_maps.bpf.o");
+    auto bss = testing::raw_section(bytes, ".bss");
+    ASSERT_TRUE(bss);
+    bss->header.sh_size = 1ull << 32;
+    testing::write_section(bytes, *bss);
+    std::string message = load_error(bytes);
+    EXPECT_NE(message.find("sec '.bss': global data section of 4294967296 bytes is over crib's limit"),
+              std::string::npos)
+        << message;
+}
+
 TEST(Malformed, RelocationOnWrongInstruction) {
     auto bytes = good();
     auto rel = raw_section(bytes, ".relcrib");
