@@ -170,6 +170,8 @@ TEST(Malformed, BadBtf) {
     bytes[btf->header.sh_offset] = 0;
     std::string message = load_error(bytes);
     EXPECT_NE(message.find("sec '.BTF': invalid BTF"), std::string::npos) << message;
+    // libbpf's own explanation is kept in the message, not printed.
+    EXPECT_NE(message.find("(Invalid BTF magic"), std::string::npos) << message;
 }
 
 TEST(Malformed, HugeBtfExtCount) {
