@@ -45,7 +45,8 @@ function(crib_tests name)
   target_compile_definitions(${target} PRIVATE
     CRIB_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     CRIB_BPF_DIR="${CRIB_BPF_OUT}"
-    CRIB_CONFORMANCE_DIR="${CRIB_CONFORMANCE_DIR}")
+    CRIB_CONFORMANCE_DIR="${CRIB_CONFORMANCE_DIR}"
+    CRIB_BIN_DIR="${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
   add_dependencies(${target} crib_bpf_objects)
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
 endfunction()
