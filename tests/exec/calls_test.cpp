@@ -3,13 +3,15 @@
 #include <cstring>
 #include <memory>
 
-#include "exec/interp_util.hpp"
+#include "exec/engine_util.hpp"
 #include "maps/map.hpp"
 
-namespace crib::exec::interp {
+namespace crib::exec {
 namespace {
 
 using namespace testing;
+
+CRIB_ENGINE_SUITE(Calls);
 
 constexpr int32_t kGather = 0, kNoOp = 2, kUnwind = 5, kLoop = 181;
 
@@ -45,41 +47,43 @@ Imports imports() {
     return out;
 }
 
-Options unwinding() {
-    Options options;
+RunOptions unwinding() {
+    RunOptions options;
     options.unwind_helper = kUnwind;
     return options;
 }
 
-TEST(Calls, HelperGetsFiveArguments) {
+TEST_P(Calls, HelperGetsFiveArguments) {
     Asm a;
     a.mov(1, 1).mov(2, 2).mov(3, 3).mov(4, 4).mov(5, 5).op(Op::call, 0, 0, 0, kGather).exit();
     EXPECT_EQ(run(a.code, nullptr, imports()), 0x0102030405u);
 }
 
-TEST(Calls, Kfunc) {
+TEST_P(Calls, Kfunc) {
     Asm a;
     a.mov(1, 50).mov(2, 8).op(Op::call_kfunc, 0, 0, 2, 1000).exit();
     EXPECT_EQ(run(a.code, nullptr, imports()), 42u);
 }
 
-TEST(Calls, CallxTakesTheHelperIdFromDst) {
+TEST_P(Calls, CallxTakesTheHelperIdFromDst) {
     Asm a;
     a.mov(1, 1).mov(2, 2).mov(3, 3).mov(4, 4).mov(5, 5).mov(7, kGather).op(Op::callx, 7).exit();
     EXPECT_EQ(run(a.code, nullptr, imports()), 0x0102030405u);
 }
 
-TEST(Calls, CallxOfUnknownHelperStopsAndLogs) {
+TEST_P(Calls, CallxOfUnknownHelperStopsAndLogs) {
     std::string log;
-    Options options;
-    options.trace_sink = [&](LogLevel, std::string_view line) { log += line; };
+    RunOptions options;
+    options.log = [&](LogLevel level, std::string_view line) {
+        if (level == LogLevel::Error) log += line;
+    };
     Asm a;
     a.mov(0, 7).mov(6, 999).op(Op::callx, 6).exit();
     EXPECT_EQ(run(a.code, nullptr, imports(), options), 0u);
     EXPECT_EQ(log, "insn 2: callx: invalid func unknown#999; program stopped");
 }
 
-TEST(Calls, UnwindHelperEndsTheProgramWhenItReturnsZero) {
+TEST_P(Calls, UnwindHelperEndsTheProgramWhenItReturnsZero) {
     Asm stop;
     stop.mov(1, 0).op(Op::call, 0, 0, 0, kUnwind).mov(0, 7).exit();
     EXPECT_EQ(run(stop.code, nullptr, imports(), unwinding()), 0u);
@@ -90,7 +94,7 @@ TEST(Calls, UnwindHelperEndsTheProgramWhenItReturnsZero) {
     EXPECT_EQ(run(stop.code, nullptr, imports()), 7u);
 }
 
-TEST(Calls, UnwindFromASubprogramEndsEverything) {
+TEST_P(Calls, UnwindFromASubprogramEndsEverything) {
     Asm a;
     a.op(Op::call_local, 0, 0, 0, 2)
         .mov(0, 7)
@@ -105,7 +109,7 @@ TEST(Calls, UnwindFromASubprogramEndsEverything) {
     EXPECT_EQ(run(x.code, nullptr, imports(), unwinding()), 0u);
 }
 
-TEST(Calls, LocalCallPassesArgumentsAndKeepsCalleeSaved) {
+TEST_P(Calls, LocalCallPassesArgumentsAndKeepsCalleeSaved) {
     Asm a;
     a.mov(1, 1).mov(2, 2).mov(3, 3).mov(4, 4).mov(5, 5);
     a.mov(6, 6).mov(7, 7).mov(8, 8).mov(9, 9);
@@ -120,7 +124,7 @@ TEST(Calls, LocalCallPassesArgumentsAndKeepsCalleeSaved) {
     EXPECT_EQ(run(a.code), 156789u);
 }
 
-TEST(Calls, EachFrameHasItsOwnStack) {
+TEST_P(Calls, EachFrameHasItsOwnStack) {
     Asm a;
     a.op(Op::stdw, 10, 0, -8, 1)
         .op(Op::mov64_reg, 6, 10)
@@ -143,20 +147,20 @@ std::vector<Insn> call_chain(int frames) {
     return a.mov(0, 0).exit().code;
 }
 
-TEST(Calls, DepthLimit) {
+TEST_P(Calls, DepthLimit) {
     EXPECT_EQ(run(call_chain(kMaxCallDepth)), static_cast<uint64_t>(kMaxCallDepth - 1));
     EXPECT_EQ(compile_error(call_chain(kMaxCallDepth + 1)),
               "insn 0: the call stack of 9 frames is too deep");
 }
 
-TEST(Calls, RecursionIsRefused) {
+TEST_P(Calls, RecursionIsRefused) {
     Asm a;
     a.op(Op::call_local, 0, 0, 0, 2).mov(0, 0).exit();
     a.op(Op::call_local, 0, 0, 0, -1).exit();  // pc 3 calls itself
     EXPECT_EQ(compile_error(a.code), "insn 3: recursive call from insn 3 to 3");
 }
 
-TEST(Calls, LddwFuncGivesACallableForCallbacks) {
+TEST_P(Calls, LddwFuncGivesACallableForCallbacks) {
     Asm a;
     a.mov(1, 10)
         .lddw(2, 4, Op::lddw_func)  // pc 1: 1 + 4 + 1 = 6
@@ -172,7 +176,7 @@ TEST(Calls, LddwFuncGivesACallableForCallbacks) {
     EXPECT_EQ(run(a.code, nullptr, imports()), 2u * 45 + 100 * 10);
 }
 
-TEST(Calls, EntryTakesFiveArguments) {
+TEST_P(Calls, EntryTakesFiveArguments) {
     Asm a;
     a.op(Op::mov64_reg, 0, 1).op(Op::add64_reg, 0, 2).op(Op::add64_reg, 0, 5).exit();
     auto program = build(a.code);
@@ -183,7 +187,7 @@ TEST(Calls, EntryTakesFiveArguments) {
 }
 
 // Tail calls go through a real prog_array from the maps library.
-class TailCalls : public ::testing::Test {
+class TailCalls : public EngineTest {
 protected:
     void SetUp() override {
         maps::MapSpec spec{maps::MapType::ProgArray, 4, 4, 4, 0, "jmp_table"};
@@ -217,21 +221,23 @@ protected:
     std::vector<std::shared_ptr<Program>> m_programs;
     std::unique_ptr<maps::Map> m_map;
 };
+INSTANTIATE_TEST_SUITE_P(Engines, TailCalls, ::testing::Values(Engine::Interp, Engine::Jit),
+                         [](const auto& info) { return engine_name(info.param); });
 
-TEST_F(TailCalls, TargetRunsWithTheContextAndItsResultIsTheRunsResult) {
+TEST_P(TailCalls, TargetRunsWithTheContextAndItsResultIsTheRunsResult) {
     install(1, Asm().op(Op::ldxdw, 0, 1, 0).op(Op::add64_imm, 0, 0, 0, 1).exit().code);
     auto caller = build(tail_call_to(1).mov(0, 99).exit().code, imports());
     uint64_t ctx = 41;
     EXPECT_EQ(caller->run(&ctx), 42u);
 }
 
-TEST_F(TailCalls, EmptySlotOrBadIndexFallsThrough) {
+TEST_P(TailCalls, EmptySlotOrBadIndexFallsThrough) {
     uint64_t ctx = 0;
     EXPECT_EQ(build(tail_call_to(2).mov(0, 99).exit().code, imports())->run(&ctx), 99u);
     EXPECT_EQ(build(tail_call_to(100).mov(0, 98).exit().code, imports())->run(&ctx), 98u);
 }
 
-TEST_F(TailCalls, ChainStopsAfterMaxTailCalls) {
+TEST_P(TailCalls, ChainStopsAfterMaxTailCalls) {
     // Counts its runs in the context, then tail-calls itself.
     Asm self;
     self.op(Op::ldxdw, 0, 1, 0).op(Op::add64_imm, 0, 0, 0, 1).op(Op::stxdw, 1, 0, 0);
@@ -244,7 +250,7 @@ TEST_F(TailCalls, ChainStopsAfterMaxTailCalls) {
     EXPECT_EQ(ctx, static_cast<uint64_t>(kMaxTailCalls + 1));
 }
 
-TEST_F(TailCalls, FromASubprogramEndsTheWholeRun) {
+TEST_P(TailCalls, FromASubprogramEndsTheWholeRun) {
     install(3, Asm().mov(0, 5).exit().code);
     Asm a;
     a.op(Op::call_local, 0, 0, 0, 2).mov(0, 7).exit();
@@ -254,7 +260,7 @@ TEST_F(TailCalls, FromASubprogramEndsTheWholeRun) {
     EXPECT_EQ(build(a.code, imports())->run(nullptr), 5u);
 }
 
-TEST_F(TailCalls, ThroughCallx) {
+TEST_P(TailCalls, ThroughCallx) {
     install(1, Asm().mov(0, 5).exit().code);
     Asm a;
     a.lddw(2, reinterpret_cast<uint64_t>(m_map.get())).mov(3, 1).mov(4, kHelperTailCall);
@@ -271,4 +277,4 @@ TEST(TailCallTarget, RefusesMapsOfOtherTypes) {
 }
 
 }  // namespace
-}  // namespace crib::exec::interp
+}  // namespace crib::exec

@@ -4,12 +4,14 @@
 #include <cstring>
 #include <set>
 
-#include "exec/interp_util.hpp"
+#include "exec/engine_util.hpp"
 
-namespace crib::exec::interp {
+namespace crib::exec {
 namespace {
 
 using namespace testing;
+
+CRIB_ENGINE_SUITE(Semantics);
 using isa::info;
 using isa::Kind;
 
@@ -139,7 +141,7 @@ std::vector<Insn> alu_program(const AluCase& c) {
     return a.op(Op::mov64_reg, 0, 1).exit().code;
 }
 
-TEST(Semantics, Alu) {
+TEST_P(Semantics, Alu) {
     for (const AluCase& c : kAluCases) {
         EXPECT_EQ(run(alu_program(c)), c.expected)
             << info(c.op).name << " dst=" << std::hex << c.dst << " operand=" << c.operand;
@@ -202,7 +204,7 @@ const std::vector<JumpCase> kJumpCases = {
     {Op::jsle32_reg, 0x100000001, 0, false},
 };
 
-TEST(Semantics, ConditionalJumps) {
+TEST_P(Semantics, ConditionalJumps) {
     for (const JumpCase& c : kJumpCases) {
         Asm a;
         a.lddw(1, c.dst);
@@ -218,7 +220,7 @@ TEST(Semantics, ConditionalJumps) {
     }
 }
 
-TEST(Semantics, UnconditionalJumps) {
+TEST_P(Semantics, UnconditionalJumps) {
     Asm a;
     a.mov(0, 1)
         .op(Op::ja, 0, 0, 1)
@@ -233,12 +235,12 @@ TEST(Semantics, UnconditionalJumps) {
     EXPECT_EQ(run(a.code), 11u);
 }
 
-TEST(Semantics, Lddw) {
+TEST_P(Semantics, Lddw) {
     EXPECT_EQ(run(Asm().lddw(0, 0x1122334455667788).exit().code), 0x1122334455667788u);
     EXPECT_EQ(run(Asm().lddw(0, kAll).exit().code), kAll);
 }
 
-TEST(Semantics, LoadsAndStores) {
+TEST_P(Semantics, LoadsAndStores) {
     alignas(8) std::array<uint8_t, 32> mem{};
     const std::array<uint8_t, 8> bytes{0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x91};
     std::memcpy(mem.data(), bytes.data(), bytes.size());
@@ -318,7 +320,7 @@ const std::vector<AtomicCase> kAtomicCases = {
     {Op::atomic_cmpxchg32, 0x80000000, 5, 1, 0x80000000, 0x80000000},
 };
 
-TEST(Semantics, Atomics) {
+TEST_P(Semantics, Atomics) {
     for (const AtomicCase& c : kAtomicCases) {
         alignas(8) uint64_t word = c.memory;
         const bool cmpxchg = info(c.op).operation == isa::Operation::Cmpxchg;
@@ -331,7 +333,7 @@ TEST(Semantics, Atomics) {
     }
 }
 
-TEST(Semantics, AtomicWithOffsetOnStack) {
+TEST_P(Semantics, AtomicWithOffsetOnStack) {
     Asm a;
     a.op(Op::stdw, 10, 0, -16, 5)
         .mov(1, 3)
@@ -356,7 +358,7 @@ const std::set<Op> kCoveredElsewhere = {
     Op::stxh,        Op::stxw,          Op::stxdw,      // LoadsAndStores
 };
 
-TEST(Semantics, EveryRowOfInsnDefHasACase) {
+TEST(SemanticsCoverage, EveryRowOfInsnDefHasACase) {
     std::set<Op> covered = kCoveredElsewhere;
     for (const auto& c : kAluCases) covered.insert(c.op);
     for (const auto& c : kJumpCases) covered.insert(c.op);
@@ -366,4 +368,4 @@ TEST(Semantics, EveryRowOfInsnDefHasACase) {
 }
 
 }  // namespace
-}  // namespace crib::exec::interp
+}  // namespace crib::exec
