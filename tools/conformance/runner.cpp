@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "exec/interp/interpreter.hpp"
+#include "exec/jit/jit.hpp"
 #include "helpers.hpp"
 #include "isa/assembler.hpp"
 
@@ -36,38 +37,65 @@ Result<std::vector<isa::Insn>> build_program(const TestCase& test) {
     return program;
 }
 
-Result<uint64_t> execute(std::span<const isa::Insn> program, std::span<const uint8_t> memory) {
-    exec::interp::Options options;
-    options.unwind_helper = kUnwindHelper;
-    auto compiled = exec::interp::compile(program, helper_imports(), options);
+Result<Execution> execute(std::span<const isa::Insn> program, std::span<const uint8_t> memory,
+                          Engine engine) {
+    Result<std::unique_ptr<exec::Program>> compiled = make_error(EINVAL, "no engine");
+    if (engine == Engine::Jit) {
+        exec::jit::Options options;
+        options.unwind_helper = kUnwindHelper;
+        compiled = exec::jit::compile(program, helper_imports(), options);
+    } else {
+        exec::interp::Options options;
+        options.unwind_helper = kUnwindHelper;
+        compiled = exec::interp::compile(program, helper_imports(), options);
+    }
     if (!compiled) return Error(compiled.error().code(), "compile: " + compiled.error().to_string());
     // The program may write its memory; each run gets a fresh copy.
-    std::vector<uint8_t> copy(memory.begin(), memory.end());
+    Execution out{0, std::vector<uint8_t>(memory.begin(), memory.end())};
     const isa::Callable* entry = (*compiled)->entry();
-    return entry->invoke(entry, reinterpret_cast<uint64_t>(copy.data()), copy.size(), 0, 0, 0);
+    out.r0 = entry->invoke(entry, reinterpret_cast<uint64_t>(out.memory.data()), out.memory.size(), 0, 0, 0);
+    return out;
 }
 
-Outcome run_test(const TestCase& test) {
+namespace {
+
+// The JIT must agree with the interpreter on everything a case can observe.
+std::optional<std::string> disagreement(std::span<const isa::Insn> program, const TestCase& test,
+                                        const Execution& jit) {
+    auto reference = execute(program, test.memory, Engine::Interp);
+    if (!reference) return "the interpreter refused it: " + reference.error().message();
+    if (reference->r0 != jit.r0)
+        return fmt::format("jit r0 = {:#x}, interpreter r0 = {:#x}", jit.r0, reference->r0);
+    if (reference->memory != jit.memory) return std::string("jit and interpreter leave different memory");
+    return std::nullopt;
+}
+
+}  // namespace
+
+Outcome run_test(const TestCase& test, Engine engine) {
     auto program = build_program(test);
     if (!program) {
         if (test.error && refusal_matches(program.error().message(), test.error))
             return {Verdict::Pass, program.error().message()};
         return {Verdict::Fail, program.error().message()};
     }
-    auto r0 = execute(*program, test.memory);
-    if (!r0) {
-        if (test.error && r0.error().message().find(*test.error) != std::string::npos)
-            return {Verdict::Pass, r0.error().message()};
-        return {Verdict::Fail, r0.error().message()};
+    auto run = execute(*program, test.memory, engine);
+    if (!run) {
+        if (test.error && run.error().message().find(*test.error) != std::string::npos)
+            return {Verdict::Pass, run.error().message()};
+        return {Verdict::Fail, run.error().message()};
     }
-    if (test.error) return {Verdict::Fail, fmt::format("ran (r0 = {:#x}), expected '{}'", *r0, *test.error)};
+    const uint64_t r0 = run->r0;
+    if (test.error) return {Verdict::Fail, fmt::format("ran (r0 = {:#x}), expected '{}'", r0, *test.error)};
     if (!test.result) return {Verdict::Fail, "no -- result to compare with"};
-    if (*r0 != *test.result)
-        return {Verdict::Fail, fmt::format("r0 = {:#x}, expected {:#x}", *r0, *test.result)};
+    if (r0 != *test.result)
+        return {Verdict::Fail, fmt::format("r0 = {:#x}, expected {:#x}", r0, *test.result)};
+    if (engine == Engine::Jit)
+        if (auto differs = disagreement(*program, test, *run)) return {Verdict::Fail, *differs};
     return {Verdict::Pass, {}};
 }
 
-Outcome run_negative(const TestCase& test) {
+Outcome run_negative(const TestCase& test, Engine engine) {
     if (test.source && !test.raw) {
         auto assembled = isa::assemble(*test.source);
         if (!assembled) {
@@ -79,14 +107,15 @@ Outcome run_negative(const TestCase& test) {
     }
     auto program = build_program(test);
     if (!program) return {Verdict::Pass, program.error().message()};
-    auto r0 = execute(*program, test.memory);
-    if (!r0) return {Verdict::Pass, r0.error().message()};
-    if (test.result && *r0 != *test.result)
-        return {Verdict::Pass, fmt::format("r0 = {:#x}, not {:#x}", *r0, *test.result)};
+    auto run = execute(*program, test.memory, engine);
+    if (!run) return {Verdict::Pass, run.error().message()};
+    const uint64_t r0 = run->r0;
+    if (test.result && r0 != *test.result)
+        return {Verdict::Pass, fmt::format("r0 = {:#x}, not {:#x}", r0, *test.result)};
     if (test.error && !test.result)
         return {Verdict::NeedsVerifier,
-                fmt::format("ran (r0 = {:#x}); refusing it ('{}') needs the verifier", *r0, *test.error)};
-    return {Verdict::Fail, fmt::format("accepted, r0 = {:#x}", *r0)};
+                fmt::format("ran (r0 = {:#x}); refusing it ('{}') needs the verifier", r0, *test.error)};
+    return {Verdict::Fail, fmt::format("accepted, r0 = {:#x}", r0)};
 }
 
 int run_plugin(int argc, char** argv) {
@@ -118,7 +147,7 @@ int run_plugin(int argc, char** argv) {
         auto program = isa::decode_bytes(bytes);
         if (!program) return Error(program.error().code(), "decode: " + program.error().to_string());
         if (program->empty()) return make_error(EINVAL, "Test file has no BPF instructions");
-        return execute(*program, memory);
+        return CRIB_TRY(execute(*program, memory)).r0;
     };
     auto r0 = run();
     if (!r0) {

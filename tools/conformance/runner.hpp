@@ -1,4 +1,4 @@
-// Runs conformance cases on the interpreter and judges them.
+// Runs conformance cases on an engine and judges them.
 #pragma once
 
 #include <string>
@@ -14,9 +14,18 @@ namespace crib::conformance {
 // Refuses a case with neither, or with no instructions.
 Result<std::vector<isa::Insn>> build_program(const TestCase& test);
 
-// Compiles a program for the interpreter with the suite's helpers and runs
-// it with r1 = a writable copy of memory, r2 = its length; yields r0.
-Result<uint64_t> execute(std::span<const isa::Insn> program, std::span<const uint8_t> memory);
+enum class Engine { Interp, Jit };
+
+// What a run leaves: r0 and the memory the program was given.
+struct Execution {
+    uint64_t r0;
+    std::vector<uint8_t> memory;
+};
+
+// Compiles a program for an engine with the suite's helpers and runs it with
+// r1 = a writable copy of memory, r2 = its length.
+Result<Execution> execute(std::span<const isa::Insn> program, std::span<const uint8_t> memory,
+                          Engine engine = Engine::Interp);
 
 enum class Verdict {
     Pass,
@@ -32,13 +41,14 @@ struct Outcome {
 };
 
 // A case from tests/: it must yield its `-- result`, or be refused with its
-// `-- error` text.
-Outcome run_test(const TestCase& test);
+// `-- error` text. On the JIT it must also leave r0 and memory as the
+// interpreter (the reference) does.
+Outcome run_test(const TestCase& test, Engine engine = Engine::Interp);
 
 // A case from negative/: it must be refused (parse, assemble, decode,
 // compile) or yield something other than its `-- result`. An assembler
 // refusal must carry the file's `-- error` text where it has one.
-Outcome run_negative(const TestCase& test);
+Outcome run_negative(const TestCase& test, Engine engine = Engine::Interp);
 
 // The upstream bpf_conformance plugin protocol: argv (after the program
 // name) is `[--program HEX] [MEM_HEX] [--debug]`; without --program, one
