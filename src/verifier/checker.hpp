@@ -1,0 +1,118 @@
+// The verifier's working parts, shared by its source files: one Checker per
+// verify() call. cfg.cpp checks the shape of the code and computes which
+// registers matter where; explore.cpp walks paths and prunes; transfer.cpp
+// is the one visitor over instruction kinds; memory.cpp and calls.cpp hold
+// the access and call rules; log.cpp words messages.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "verifier/state.hpp"
+#include "verifier/verifier.hpp"
+
+namespace crib::verifier {
+
+using RegMask = uint16_t;
+
+struct Path {
+    State state;
+    uint32_t pc = 0;
+    int parent = -1;  // the explored node this path descends from
+    // Times this path came back to a helper for another callback run: a
+    // repeated state across such a return is a fixed point, not a loop.
+    uint32_t reentries = 0;
+};
+
+struct Node {
+    State state;
+    int parent = -1;
+    uint32_t branches = 0;  // paths still running below this node
+    uint32_t reentries = 0;
+};
+
+// How a memory access touches its target.
+enum class Access : uint8_t { Read, Write, ReadWrite };
+
+class Checker {
+public:
+    Checker(const VerifyInput& input, const VerifyOptions& options);
+    Result<VerifyResult> run();
+
+    // --- cfg.cpp
+    Result<void> check_cfg();
+    void compute_liveness();
+    bool is_subprog_start(uint32_t pc) const;
+
+    // --- explore.cpp
+    void push(Path path);
+    // Subsumption of `cur` by an explored `old` at pc; `exact` for loop detection.
+    bool subsumes(const State& old, const State& cur, uint32_t pc, bool exact) const;
+
+    // --- transfer.cpp: one instruction; false ends the path.
+    Result<bool> step(Path& path);
+    Result<void> alu(Path& path, const isa::Insn& insn);
+    Result<bool> jump(Path& path, const isa::Insn& insn);
+    Result<void> lddw(Path& path, const isa::Insn& insn);
+
+    // --- memory.cpp
+    Result<void> load(Path& path, const isa::Insn& insn);
+    Result<void> store(Path& path, const isa::Insn& insn);
+    Result<void> atomic(Path& path, const isa::Insn& insn);
+    // Check `size` bytes at reg+off; on a read, `out` gets the loaded value.
+    Result<void> check_mem(Path& path, int regno, int32_t off, int size, Access access, RegState* out,
+                           bool sign_extend = false);
+    // Helper arguments: memory the helper reads or writes, of `size` bytes
+    // (a scalar range: every size it may take).
+    Result<void> check_helper_mem(Path& path, int regno, const Scalar& size, bool write, bool maybe_null);
+    Result<void> check_stack_range(Path& path, int regno, const RegState& reg, int64_t lo, int64_t hi,
+                                   Access access, const char* what);
+
+    // --- calls.cpp
+    Result<bool> call(Path& path, const isa::Insn& insn);
+    Result<bool> call_helper(Path& path, const isa::Insn& insn);
+    Result<bool> call_local(Path& path, const isa::Insn& insn);
+    Result<bool> call_kfunc(Path& path, const isa::Insn& insn);
+    Result<bool> exit(Path& path);
+    Result<void> check_reg_read(Path& path, int regno);
+    void release_reference(State& state, uint32_t ref_obj_id);
+    void note_stack_depth(const State& state);
+    Result<void> check_combined_stack(uint32_t pc);
+
+    // --- log.cpp
+    Error error(uint32_t pc, int code, std::string message);
+    void log_line(std::string line);
+    std::string describe_regs(const State& state) const;
+    std::string disasm(uint32_t pc) const;
+    std::string helper_name(int32_t id) const;
+
+    const VerifyInput& m_in;
+    const VerifyOptions& m_opt;
+    std::vector<uint32_t> m_subprogs;        // first insn of each function, sorted
+    std::vector<bool> m_prune_point;
+    std::vector<RegMask> m_live;             // registers read before written, per insn
+    std::vector<RegMask> m_relevant;         // registers whose value a check may depend on
+    std::vector<std::vector<int>> m_explored;  // nodes per insn
+    std::vector<Node> m_nodes;
+    std::vector<Path> m_stack;               // pending paths (DFS)
+    uint32_t m_max_ctx_offset = 0;
+    uint64_t m_processed = 0;
+    uint32_t m_stack_depth = 0;
+    std::string m_log;
+    uint32_t m_pc = 0;                       // the insn being processed, for messages
+    // Stack access operands (check_stack_range): size, sign extension, the
+    // value a write stores and the value a read loads.
+    int m_load_size = 0;
+    bool m_load_sext = false;
+    RegState m_store_value;
+    RegState m_loaded;
+    std::vector<uint32_t> m_subprog_depth;   // deepest stack byte per function
+    std::vector<std::pair<uint32_t, uint32_t>> m_call_edges;  // caller, callee function starts
+};
+
+// Subprogram containing pc (the last start <= pc).
+uint32_t subprog_of(const std::vector<uint32_t>& starts, uint32_t pc);
+
+}  // namespace crib::verifier

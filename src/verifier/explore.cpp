@@ -1,0 +1,193 @@
+// Path exploration: depth-first over a stack of pending paths, with the
+// kernel's pruning. At prune points a path's state is compared with states
+// already explored there; a state whose every continuation was proven safe
+// and which subsumes the new one ends the new path. A state still being
+// explored that equals the new one means the code can loop forever.
+#include <algorithm>
+#include <unordered_map>
+
+#include "verifier/checker.hpp"
+
+namespace crib::verifier {
+
+Checker::Checker(const VerifyInput& input, const VerifyOptions& options) : m_in(input), m_opt(options) {}
+
+void Checker::push(Path path) {
+    if (path.parent >= 0) m_nodes[path.parent].branches++;
+    m_stack.push_back(std::move(path));
+}
+
+namespace {
+
+// The kernel's idmap: ids in the old state must map one-to-one onto ids in
+// the new one, so "these two pointers are the same object" still holds.
+class IdMap {
+public:
+    bool check(uint32_t old_id, uint32_t cur_id) {
+        if (old_id == 0 && cur_id == 0) return true;
+        if (old_id == 0 || cur_id == 0) return false;
+        auto [it, added] = m_forward.emplace(old_id, cur_id);
+        if (!added) return it->second == cur_id;
+        auto [back, back_added] = m_backward.emplace(cur_id, old_id);
+        return back_added || back->second == old_id;
+    }
+
+private:
+    std::unordered_map<uint32_t, uint32_t> m_forward, m_backward;
+};
+
+bool reg_subsumes(const RegState& old, const RegState& cur, bool relevant, bool exact, IdMap& ids) {
+    if (exact) {
+        if (old.type != cur.type) return false;
+    } else if (old.type == RegType::NotInit) {
+        return true;  // the old path never read it, or it failed
+    }
+    if (old.type != cur.type) return false;
+    switch (old.type) {
+        case RegType::NotInit: return true;
+        case RegType::Scalar:
+            if (exact) return old.value == cur.value;
+            return !relevant || old.value.includes(cur.value);
+        default: break;
+    }
+    if (old.off != cur.off || old.map != cur.map || old.mem_size != cur.mem_size || old.frameno != cur.frameno ||
+        old.subprog != cur.subprog || old.maybe_null != cur.maybe_null || old.ringbuf != cur.ringbuf ||
+        old.read_only != cur.read_only)
+        return false;
+    if (exact ? !(old.value == cur.value) : !old.value.includes(cur.value)) return false;
+    return ids.check(old.id, cur.id) && ids.check(old.ref_obj_id, cur.ref_obj_id);
+}
+
+}  // namespace
+
+bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exact) const {
+    if (old.frames.size() != cur.frames.size() || old.refs.size() != cur.refs.size()) return false;
+    IdMap ids;
+    for (size_t f = 0; f < old.frames.size(); ++f) {
+        const Frame& a = old.frames[f];
+        const Frame& b = cur.frames[f];
+        if (a.callsite != b.callsite || a.subprog != b.subprog || a.callback != b.callback) return false;
+        bool top = f + 1 == old.frames.size();
+        for (int r = 0; r < isa::kFramePointer; ++r) {
+            bool live = !top || (m_live[pc] >> r & 1);
+            if (!live) continue;
+            bool relevant = !top || (m_relevant[pc] >> r & 1);
+            if (!reg_subsumes(a.regs[r], b.regs[r], relevant, exact, ids)) return false;
+        }
+    }
+    for (size_t f = 0; f < old.frames.size(); ++f) {
+        const Frame& a = old.frames[f];
+        const Frame& b = cur.frames[f];
+        // Bytes below the old frame's deepest access were never written there.
+        int first = isa::kStackSize - static_cast<int>(std::min<uint32_t>(exact ? std::max(a.depth, b.depth) : a.depth,
+                                                                          isa::kStackSize));
+        for (int i = first & ~7; i < isa::kStackSize; ++i) {
+            StackByte x = a.bytes[i], y = b.bytes[i];
+            if (exact) {
+                if (x != y) return false;
+                if (x == StackByte::Spill && i % 8 == 0 &&
+                    !reg_subsumes(a.spills[i / 8], b.spills[i / 8], true, true, ids))
+                    return false;
+                continue;
+            }
+            if (x == StackByte::Invalid) continue;
+            if (x == StackByte::Misc) {
+                if (y == StackByte::Misc || y == StackByte::Zero) continue;
+                if (y == StackByte::Spill && b.spills[i / 8].type == RegType::Scalar) continue;
+                return false;
+            }
+            if (x != y) return false;
+            if (x == StackByte::Spill && i % 8 == 0 &&
+                !reg_subsumes(a.spills[i / 8], b.spills[i / 8], true, exact, ids))
+                return false;
+        }
+    }
+    for (size_t i = 0; i < old.refs.size(); ++i)
+        if (!ids.check(old.refs[i].id, cur.refs[i].id)) return false;
+    return true;
+}
+
+Result<VerifyResult> Checker::run() {
+    CRIB_TRY(check_cfg());
+    compute_liveness();
+    m_explored.assign(m_in.insns.size(), {});
+    m_subprog_depth.assign(m_in.insns.size(), 0);
+
+    Path start;
+    Frame frame;
+    frame.regs[1] = RegState::pointer(RegType::Ctx);
+    frame.regs[isa::kFramePointer] = RegState::pointer(RegType::Stack);
+    start.state.frames.push_back(frame);
+    push(std::move(start));
+
+    // A path that ends (exit, dead branch, pruned) lets its ancestors know;
+    // a node whose paths have all ended is safe to prune against.
+    auto finish = [&](int node) {
+        while (node >= 0 && --m_nodes[node].branches == 0) node = m_nodes[node].parent;
+    };
+
+    while (!m_stack.empty()) {
+        Path path = std::move(m_stack.back());
+        m_stack.pop_back();
+        bool alive = true;
+        while (alive) {
+            uint32_t pc = path.pc;
+            m_pc = pc;
+            if (m_prune_point[pc]) {
+                bool pruned = false;
+                for (int id : m_explored[pc]) {
+                    const Node& node = m_nodes[id];
+                    if (node.branches == 0 && subsumes(node.state, path.state, pc, false)) {
+                        pruned = true;
+                        break;
+                    }
+                    if (node.branches > 0 && subsumes(node.state, path.state, pc, true)) {
+                        // Back to an equal state through a callback's return
+                        // to its helper: the helper bounds those runs.
+                        if (node.reentries != path.reentries) {
+                            pruned = true;
+                            break;
+                        }
+                        return error(pc, EINVAL, fmt::format("infinite loop detected at insn {}", pc));
+                    }
+                }
+                if (pruned) {
+                    if (m_opt.log_all) log_line(fmt::format("{}: safe", pc));
+                    break;
+                }
+                m_nodes.push_back(Node{path.state, path.parent, 1, path.reentries});
+                path.parent = static_cast<int>(m_nodes.size() - 1);
+                m_explored[pc].push_back(path.parent);
+            }
+            if (++m_processed > m_opt.insn_budget)
+                return error(pc, E2BIG, fmt::format("BPF program is too large. Processed {} insn", m_processed));
+            if (m_opt.log_all) log_line(fmt::format("{}: {}", pc, disasm(pc)));
+            auto next = step(path);
+            if (!next) {
+                Error failure = std::move(next).error();
+                log_line(describe_regs(path.state));
+                return failure;
+            }
+            alive = *next;
+        }
+        finish(path.parent);
+    }
+
+    VerifyResult result;
+    result.max_ctx_offset = m_max_ctx_offset;
+    result.insns_processed = m_processed;
+    result.states = static_cast<uint32_t>(m_nodes.size());
+    result.stack_depth = m_stack_depth;
+    if (m_opt.log_all || m_opt.log)
+        log_line(fmt::format("processed {} insns, {} states, stack depth {}", m_processed, m_nodes.size(),
+                             m_stack_depth));
+    result.log = std::move(m_log);
+    return result;
+}
+
+Result<VerifyResult> verify(const VerifyInput& input, const VerifyOptions& options) {
+    Checker checker(input, options);
+    return checker.run();
+}
+
+}  // namespace crib::verifier
