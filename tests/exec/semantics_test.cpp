@@ -96,6 +96,11 @@ const std::vector<AluCase> kAluCases = {
     {Op::lsh32_reg, 1, 33, 2},  // amount & 31
     {Op::rsh32_imm, 0xffffffff80000000, 31, 1},
     {Op::rsh32_reg, 0x80000000, 32, 0x80000000},
+    // A count of 0 (after masking) still zero-extends: x86 leaves the
+    // register alone on a zero count, so the JIT must not rely on the shift.
+    {Op::lsh32_reg, 0xffffffff00000001, 32, 1},
+    {Op::arsh32_reg, 0xffffffff80000000, 0, 0x80000000},
+    {Op::rsh32_imm, 0xffffffff00000003, 0, 3},
     {Op::mod32_imm, 100, 7, 2},
     {Op::mod32_imm, 0xffffffff00000064, 0, 0x64},  // dst kept, zero-extended
     {Op::mod32_reg, 0xffffffff00000064, 0x100000000, 0x64},
