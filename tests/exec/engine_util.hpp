@@ -43,7 +43,9 @@ struct Asm {
 
 enum class Engine { Interp, Jit };
 
-inline std::string engine_name(Engine engine) { return engine == Engine::Interp ? "interp" : "jit"; }
+inline std::string engine_name(Engine engine) {
+    return engine == Engine::Interp ? "interp" : "jit";
+}
 
 // What both engines' options have in common.
 struct RunOptions {
@@ -52,7 +54,8 @@ struct RunOptions {
 };
 
 inline Result<std::unique_ptr<Program>> compile_on(Engine engine, std::span<const Insn> code,
-                                                   const Imports& imports, const RunOptions& options) {
+                                                   const Imports& imports,
+                                                   const RunOptions& options) {
     if (engine == Engine::Interp) {
         interp::Options interp_options;
         interp_options.trace_sink = options.log;
@@ -76,8 +79,8 @@ protected:
         return program ? std::move(program).value() : nullptr;
     }
 
-    uint64_t run(const std::vector<Insn>& code, const void* ctx = nullptr, const Imports& imports = {},
-                 const RunOptions& options = {}) const {
+    uint64_t run(const std::vector<Insn>& code, const void* ctx = nullptr,
+                 const Imports& imports = {}, const RunOptions& options = {}) const {
         auto program = build(code, imports, options);
         return program ? program->run(ctx) : 0xdeadbeef;
     }
@@ -92,9 +95,9 @@ protected:
 }  // namespace crib::exec::testing
 
 // Declares a test suite whose TEST_Ps run once per engine.
-#define CRIB_ENGINE_SUITE(Suite)                                                        \
-    class Suite : public ::crib::exec::testing::EngineTest {};                           \
-    INSTANTIATE_TEST_SUITE_P(Engines, Suite,                                             \
-                             ::testing::Values(::crib::exec::testing::Engine::Interp,    \
-                                               ::crib::exec::testing::Engine::Jit),      \
+#define CRIB_ENGINE_SUITE(Suite)                                                      \
+    class Suite : public ::crib::exec::testing::EngineTest {};                        \
+    INSTANTIATE_TEST_SUITE_P(Engines, Suite,                                          \
+                             ::testing::Values(::crib::exec::testing::Engine::Interp, \
+                                               ::crib::exec::testing::Engine::Jit),   \
                              [](const auto& info) { return engine_name(info.param); })

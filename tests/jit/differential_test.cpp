@@ -33,7 +33,8 @@ public:
     std::vector<isa::Insn> program() {
         Asm a;
         a.op(Op::mov64_reg, kOut, 1);
-        for (int slot = 1; slot <= kStackSlots; ++slot) a.op(Op::stdw, 10, 0, static_cast<int16_t>(-8 * slot), imm());
+        for (int slot = 1; slot <= kStackSlots; ++slot)
+            a.op(Op::stdw, 10, 0, static_cast<int16_t>(-8 * slot), imm());
         for (uint8_t reg = kFirstFree; reg <= kLastFree; ++reg) a.lddw(reg, value());
         const size_t body = 1 + m_rng() % 60;
         std::vector<Asm> pieces;
@@ -59,7 +60,8 @@ public:
             }
             a.append(piece);
         }
-        for (uint8_t reg = 0; reg <= kLastFree; ++reg) a.op(Op::stxdw, kOut, reg, static_cast<int16_t>(8 * reg));
+        for (uint8_t reg = 0; reg <= kLastFree; ++reg)
+            a.op(Op::stxdw, kOut, reg, static_cast<int16_t>(8 * reg));
         for (int slot = 0; slot < kStackSlots; ++slot) {
             a.op(Op::ldxdw, 1, 10, static_cast<int16_t>(-8 * (slot + 1)));
             a.op(Op::stxdw, kOut, 1, static_cast<int16_t>(8 * (9 + slot)));
@@ -69,21 +71,38 @@ public:
 
 private:
     uint64_t value() {
-        static constexpr std::array<uint64_t, 12> kEdges = {
-            0, 1, 2, ~uint64_t{0}, 0x80000000, 0x7fffffff, 0xffffffff, 0x8000000000000000,
-            0x7fffffffffffffff, 0xffffffff80000000, 0x100000000, 63};
+        static constexpr std::array<uint64_t, 12> kEdges = {0,
+                                                            1,
+                                                            2,
+                                                            ~uint64_t{0},
+                                                            0x80000000,
+                                                            0x7fffffff,
+                                                            0xffffffff,
+                                                            0x8000000000000000,
+                                                            0x7fffffffffffffff,
+                                                            0xffffffff80000000,
+                                                            0x100000000,
+                                                            63};
         switch (m_rng() % 3) {
-            case 0: return kEdges[m_rng() % kEdges.size()];
-            case 1: return m_rng() % 64;
-            default: return m_rng();
+            case 0:
+                return kEdges[m_rng() % kEdges.size()];
+            case 1:
+                return m_rng() % 64;
+            default:
+                return m_rng();
         }
     }
     int32_t imm() { return static_cast<int32_t>(value()); }
-    uint8_t reg() { return static_cast<uint8_t>(kFirstFree + m_rng() % (kLastFree - kFirstFree + 1)); }
+    uint8_t reg() {
+        return static_cast<uint8_t>(kFirstFree + m_rng() % (kLastFree - kFirstFree + 1));
+    }
     // A stack offset for an access of `size` bytes, aligned when asked.
     int16_t stack_off(unsigned size, bool aligned) {
-        int off = -static_cast<int>(size) - static_cast<int>(m_rng() % (isa::kStackSize - size + 1));
-        if (aligned) off = -static_cast<int>(size) * (1 + static_cast<int>(m_rng() % (isa::kStackSize / size)));
+        int off =
+            -static_cast<int>(size) - static_cast<int>(m_rng() % (isa::kStackSize - size + 1));
+        if (aligned)
+            off = -static_cast<int>(size) *
+                  (1 + static_cast<int>(m_rng() % (isa::kStackSize / size)));
         return static_cast<int16_t>(off);
     }
 
@@ -116,20 +135,23 @@ private:
             case 6: {
                 const Op op = op_of(Kind::Store);
                 const isa::OpInfo& row = isa::info(op);
-                return a.op(op, 10, row.uses(isa::Field::Src) ? reg() : 0, stack_off(row.size, false),
-                            row.uses(isa::Field::Imm) ? imm() : 0);
+                return a.op(op, 10, row.uses(isa::Field::Src) ? reg() : 0,
+                            stack_off(row.size, false), row.uses(isa::Field::Imm) ? imm() : 0);
             }
             case 7: {
                 const Op op = op_of(Kind::Atomic);
-                return a.op(op, 10, reg(), stack_off(isa::info(op).size, true), isa::info(op).selector_value);
+                return a.op(op, 10, reg(), stack_off(isa::info(op).size, true),
+                            isa::info(op).selector_value);
             }
-            case 8: return a.lddw(reg(), value());
+            case 8:
+                return a.lddw(reg(), value());
             default: {
                 Op op = op_of(Kind::Jump);
                 while (op == Op::ja32 && m_rng() % 4) op = op_of(Kind::Jump);
                 const isa::OpInfo& row = isa::info(op);
                 // The offset is set once the layout is known.
-                return a.op(op, row.uses(isa::Field::Dst) ? reg() : 0, row.uses(isa::Field::Src) ? reg() : 0, 0,
+                return a.op(op, row.uses(isa::Field::Dst) ? reg() : 0,
+                            row.uses(isa::Field::Src) ? reg() : 0, 0,
                             row.uses(isa::Field::Imm) ? imm() : 0);
             }
         }
@@ -163,7 +185,9 @@ TEST(Differential, RandomProgramsAgreeWithTheInterpreter) {
         for (size_t w = 0; w < kOutWords; ++w) {
             if (expected.out[w] == got.out[w]) continue;
             same = false;
-            ADD_FAILURE() << "program " << i << ": " << (w < 9 ? "r" + std::to_string(w) : "stack word " + std::to_string(w - 9))
+            ADD_FAILURE() << "program " << i << ": "
+                          << (w < 9 ? "r" + std::to_string(w)
+                                    : "stack word " + std::to_string(w - 9))
                           << " interp " << std::hex << expected.out[w] << " jit " << got.out[w];
             break;
         }
@@ -171,10 +195,12 @@ TEST(Differential, RandomProgramsAgreeWithTheInterpreter) {
             ++failures;
             std::string listing;
             for (size_t pc = 0; pc < code.size(); ++pc)
-                listing += fmt::format("{:4}: {} dst=r{} src=r{} off={} imm={:#x}\n", pc, code[pc].info().name,
-                                       code[pc].dst, code[pc].src, code[pc].off, code[pc].imm);
-            ADD_FAILURE() << "program " << i << " r0 interp " << std::hex << expected.r0 << " jit " << got.r0
-                          << "\n" << listing;
+                listing += fmt::format("{:4}: {} dst=r{} src=r{} off={} imm={:#x}\n", pc,
+                                       code[pc].info().name, code[pc].dst, code[pc].src,
+                                       code[pc].off, code[pc].imm);
+            ADD_FAILURE() << "program " << i << " r0 interp " << std::hex << expected.r0 << " jit "
+                          << got.r0 << "\n"
+                          << listing;
         }
     }
 }

@@ -14,7 +14,8 @@ Result<ExecMemory> ExecMemory::create(std::span<const uint8_t> code) {
     const size_t mapped = (code.size() + page - 1) / page * page;
     if (mapped == 0) return make_error(EINVAL, "jit: no code to map");
     void* pages = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (pages == MAP_FAILED) return make_error(errno, "jit: mmap of {} bytes: {}", mapped, std::strerror(errno));
+    if (pages == MAP_FAILED)
+        return make_error(errno, "jit: mmap of {} bytes: {}", mapped, std::strerror(errno));
     std::memcpy(pages, code.data(), code.size());
     if (mprotect(pages, mapped, PROT_READ | PROT_EXEC) != 0) {
         const int error = errno;
@@ -39,7 +40,9 @@ ExecMemory& ExecMemory::operator=(ExecMemory&& other) noexcept {
     return *this;
 }
 
-ExecMemory::~ExecMemory() { release(); }
+ExecMemory::~ExecMemory() {
+    release();
+}
 
 void ExecMemory::release() {
     if (m_data) munmap(m_data, m_mapped);

@@ -27,7 +27,8 @@ public:
     size_t size() const { return m_size; }  // bytes of code (the mapping is page-rounded)
 
 private:
-    ExecMemory(uint8_t* data, size_t size, size_t mapped) : m_data(data), m_size(size), m_mapped(mapped) {}
+    ExecMemory(uint8_t* data, size_t size, size_t mapped)
+        : m_data(data), m_size(size), m_mapped(mapped) {}
     void release();
 
     uint8_t* m_data = nullptr;

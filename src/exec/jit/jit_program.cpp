@@ -29,8 +29,9 @@ Result<std::unique_ptr<Program>> JitProgram::create(std::span<const isa::Insn> c
 
     std::unique_ptr<JitProgram> program(new JitProgram(imports, std::move(options)));
     program->entry_at(0);
-    TranslateInput input{code, program->m_imports, program->m_options,
-                         [&](uint32_t start) -> const Callable* { return program->entry_at(start); }};
+    TranslateInput input{
+        code, program->m_imports, program->m_options,
+        [&](uint32_t start) -> const Callable* { return program->entry_at(start); }};
     Translation translation = CRIB_TRY(translate(input));
     program->m_memory = CRIB_TRY(ExecMemory::create(translation.code));
 
@@ -42,10 +43,10 @@ Result<std::unique_ptr<Program>> JitProgram::create(std::span<const isa::Insn> c
         for (const auto& [start, offset] : subs)
             if (start == entry.start) entry.code = base + offset;
     if (program->m_options.log)
-        program->m_options.log(LogLevel::Debug,
-                               fmt::format("jit: {}: {} instructions, {} bytes of code at {}",
-                                           program->m_options.name, code.size(),
-                                           translation.code.size(), fmt::ptr(base)));
+        program->m_options.log(
+            LogLevel::Debug,
+            fmt::format("jit: {}: {} instructions, {} bytes of code at {}", program->m_options.name,
+                        code.size(), translation.code.size(), fmt::ptr(base)));
     if (program->m_options.perf_map) program->write_perf_map(translation.enter, subs);
     return std::unique_ptr<Program>(std::move(program));
 }
@@ -98,17 +99,23 @@ void JitProgram::write_perf_map(uint32_t enter,
     const std::string path = fmt::format("/tmp/perf-{}.map", getpid());
     std::FILE* file = std::fopen(path.c_str(), "a");
     if (!file) {
-        if (m_options.log) m_options.log(LogLevel::Warn, fmt::format("jit: cannot append to {}", path));
+        if (m_options.log)
+            m_options.log(LogLevel::Warn, fmt::format("jit: cannot append to {}", path));
         return;
     }
     const auto base = reinterpret_cast<uintptr_t>(m_memory.data());
-    const uint32_t first = subs.empty() ? static_cast<uint32_t>(m_memory.size()) : subs.front().second;
-    std::string lines = fmt::format("{:x} {:x} crib:{}[enter]\n", base + enter, first - enter, m_options.name);
+    const uint32_t first =
+        subs.empty() ? static_cast<uint32_t>(m_memory.size()) : subs.front().second;
+    std::string lines =
+        fmt::format("{:x} {:x} crib:{}[enter]\n", base + enter, first - enter, m_options.name);
     for (size_t i = 0; i < subs.size(); ++i) {
-        const uint32_t end = i + 1 < subs.size() ? subs[i + 1].second : static_cast<uint32_t>(m_memory.size());
-        const std::string name = subs[i].first == 0 ? m_options.name
-                                                    : fmt::format("{}[sub@{}]", m_options.name, subs[i].first);
-        lines += fmt::format("{:x} {:x} crib:{}\n", base + subs[i].second, end - subs[i].second, name);
+        const uint32_t end =
+            i + 1 < subs.size() ? subs[i + 1].second : static_cast<uint32_t>(m_memory.size());
+        const std::string name = subs[i].first == 0
+                                     ? m_options.name
+                                     : fmt::format("{}[sub@{}]", m_options.name, subs[i].first);
+        lines +=
+            fmt::format("{:x} {:x} crib:{}\n", base + subs[i].second, end - subs[i].second, name);
     }
     std::fputs(lines.c_str(), file);
     std::fclose(file);
@@ -116,7 +123,8 @@ void JitProgram::write_perf_map(uint32_t enter,
 
 SlowResult slow_tail_call(RunState* state) {
     if (state->tail_calls >= kMaxTailCalls) return {state->regs[0], 0};
-    const Program* target = tail_call_target(reinterpret_cast<void*>(state->regs[2]), state->regs[3]);
+    const Program* target =
+        tail_call_target(reinterpret_cast<void*>(state->regs[2]), state->regs[3]);
     if (!target) return {state->regs[0], 0};
     ++state->tail_calls;
     state->next = target;
@@ -131,8 +139,9 @@ SlowResult slow_callx(RunState* state, int64_t helper_id, uint64_t pc) {
     HelperFn fn = program.imports().helper ? program.imports().helper(id) : nullptr;
     if (!fn) {
         if (program.options().log)
-            program.options().log(LogLevel::Error,
-                                  fmt::format("insn {}: callx: invalid func unknown#{}; program stopped", pc, id));
+            program.options().log(
+                LogLevel::Error,
+                fmt::format("insn {}: callx: invalid func unknown#{}; program stopped", pc, id));
         return {0, 1};
     }
     const uint64_t* r = state->regs;

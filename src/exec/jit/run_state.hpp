@@ -13,7 +13,7 @@ namespace crib::exec::jit {
 class JitProgram;
 
 struct RunState {
-    uint64_t unwind_rsp = 0;  // rsp inside the entry stub: unwinding restores it
+    uint64_t unwind_rsp = 0;          // rsp inside the entry stub: unwinding restores it
     const uint8_t* target = nullptr;  // code the entry stub calls
     uint8_t* stack_top = nullptr;     // r10 of the first frame
     const JitProgram* program = nullptr;

@@ -36,14 +36,20 @@ constexpr int64_t kShortMin = -126, kShortMax = 127;
 
 Width width_of_bytes(unsigned bytes) {
     switch (bytes) {
-        case 1: return Width::W8;
-        case 2: return Width::W16;
-        case 4: return Width::W32;
-        default: return Width::W64;
+        case 1:
+            return Width::W8;
+        case 2:
+            return Width::W16;
+        case 4:
+            return Width::W32;
+        default:
+            return Width::W64;
     }
 }
 
-Width width_of(const Insn& insn) { return insn.info().width == 32 ? Width::W32 : Width::W64; }
+Width width_of(const Insn& insn) {
+    return insn.info().width == 32 ? Width::W32 : Width::W64;
+}
 
 bool mentions(const Insn& insn, uint8_t reg) {
     return (insn.info().uses(isa::Field::Dst) && insn.dst == reg) ||
@@ -51,24 +57,36 @@ bool mentions(const Insn& insn, uint8_t reg) {
 }
 
 int64_t target_of(const Insn& insn, size_t pc) {
-    const bool by_imm = insn.op == Op::ja32 || insn.op == Op::call_local || insn.op == Op::lddw_func;
+    const bool by_imm =
+        insn.op == Op::ja32 || insn.op == Op::call_local || insn.op == Op::lddw_func;
     return static_cast<int64_t>(pc) + 1 + (by_imm ? insn.imm : insn.off);
 }
 
 Cond condition_of(Operation operation) {
     switch (operation) {
-        case Operation::Jeq: return Cond::Equal;
+        case Operation::Jeq:
+            return Cond::Equal;
         case Operation::Jne:
-        case Operation::Jset: return Cond::NotEqual;
-        case Operation::Jgt: return Cond::Above;
-        case Operation::Jge: return Cond::AboveOrEqual;
-        case Operation::Jlt: return Cond::Below;
-        case Operation::Jle: return Cond::BelowOrEqual;
-        case Operation::Jsgt: return Cond::Greater;
-        case Operation::Jsge: return Cond::GreaterOrEqual;
-        case Operation::Jslt: return Cond::Less;
-        case Operation::Jsle: return Cond::LessOrEqual;
-        default: return Cond::Equal;  // unreachable: only conditional jumps ask
+        case Operation::Jset:
+            return Cond::NotEqual;
+        case Operation::Jgt:
+            return Cond::Above;
+        case Operation::Jge:
+            return Cond::AboveOrEqual;
+        case Operation::Jlt:
+            return Cond::Below;
+        case Operation::Jle:
+            return Cond::BelowOrEqual;
+        case Operation::Jsgt:
+            return Cond::Greater;
+        case Operation::Jsge:
+            return Cond::GreaterOrEqual;
+        case Operation::Jslt:
+            return Cond::Less;
+        case Operation::Jsle:
+            return Cond::LessOrEqual;
+        default:
+            return Cond::Equal;  // unreachable: only conditional jumps ask
     }
 }
 
@@ -131,7 +149,8 @@ void Translator::layout_subprograms() {
 }
 
 size_t sub_index(const std::vector<uint32_t>& starts, uint32_t start) {
-    return static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), start) - starts.begin());
+    return static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), start) -
+                               starts.begin());
 }
 
 Frame Translator::frame_of(size_t sub) const {
@@ -155,7 +174,7 @@ void Translator::emit_enter_stub() {
                                                  Reg::r13, Reg::r14, Reg::r15};
     for (Reg reg : kCalleeSaved) m_as.push(reg);
     m_as.alu_imm(AluOp::Sub, Width::W64, Reg::rsp, 8);  // six pushes + 8: aligned
-    m_as.mov(Width::W64, kState, Reg::r9);               // the sixth argument
+    m_as.mov(Width::W64, kState, Reg::r9);              // the sixth argument
     m_as.store(Width::W64, Mem{kState, kStateUnwindRsp}, Reg::rsp);
     m_as.load(Width::W64, kRegs[isa::kFramePointer], Mem{kState, kStateStackTop});
     m_as.load(Width::W64, kScratch, Mem{kState, kStateTarget});
@@ -225,9 +244,15 @@ Result<void> Translator::emit(size_t pc, const Frame& frame) {
     const Insn& insn = m_code[pc];
     const Reg dst = kRegs[insn.dst];
     switch (insn.info().kind) {
-        case Kind::Alu: emit_alu(insn); break;
-        case Kind::Endian: emit_endian(insn); break;
-        case Kind::Jump: emit_jump(pc, insn); break;
+        case Kind::Alu:
+            emit_alu(insn);
+            break;
+        case Kind::Endian:
+            emit_endian(insn);
+            break;
+        case Kind::Jump:
+            emit_jump(pc, insn);
+            break;
         case Kind::Load:
             m_as.load(width_of_bytes(insn.info().size), dst, Mem{kRegs[insn.src], insn.off},
                       insn.info().operation == Operation::LoadSx);
@@ -238,7 +263,9 @@ Result<void> Translator::emit(size_t pc, const Frame& frame) {
             else
                 m_as.store_imm(width_of_bytes(insn.info().size), Mem{dst, insn.off}, insn.imm);
             break;
-        case Kind::Atomic: emit_atomic(insn); break;
+        case Kind::Atomic:
+            emit_atomic(insn);
+            break;
         case Kind::Lddw:
             if (insn.op == Op::lddw_func) {
                 const auto start = static_cast<uint32_t>(target_of(insn, pc));
@@ -246,14 +273,20 @@ Result<void> Translator::emit(size_t pc, const Frame& frame) {
             } else if (insn.op == Op::lddw) {
                 m_as.mov_imm64(dst, insn.imm64);
             } else {
-                return make_error(EINVAL, "{}: ld_imm64 with pseudo source {} must be resolved by "
-                                          "the runtime before compile",
+                return make_error(EINVAL,
+                                  "{}: ld_imm64 with pseudo source {} must be resolved by "
+                                  "the runtime before compile",
                                   insn.info().name, insn.src);
             }
             break;
-        case Kind::LddwTail: break;
-        case Kind::Call: CRIB_TRY(emit_call(pc, insn)); break;
-        case Kind::Exit: emit_epilogue(frame); break;
+        case Kind::LddwTail:
+            break;
+        case Kind::Call:
+            CRIB_TRY(emit_call(pc, insn));
+            break;
+        case Kind::Exit:
+            emit_epilogue(frame);
+            break;
     }
     return {};
 }
@@ -270,11 +303,21 @@ void Translator::emit_alu(const Insn& insn) {
             m_as.alu_imm(op, width, dst, insn.imm);
     };
     switch (insn.info().operation) {
-        case Operation::Add: arithmetic(AluOp::Add); break;
-        case Operation::Sub: arithmetic(AluOp::Sub); break;
-        case Operation::Or: arithmetic(AluOp::Or); break;
-        case Operation::And: arithmetic(AluOp::And); break;
-        case Operation::Xor: arithmetic(AluOp::Xor); break;
+        case Operation::Add:
+            arithmetic(AluOp::Add);
+            break;
+        case Operation::Sub:
+            arithmetic(AluOp::Sub);
+            break;
+        case Operation::Or:
+            arithmetic(AluOp::Or);
+            break;
+        case Operation::And:
+            arithmetic(AluOp::And);
+            break;
+        case Operation::Xor:
+            arithmetic(AluOp::Xor);
+            break;
         case Operation::Mul:
             if (reg)
                 m_as.imul(width, dst, src);
@@ -289,16 +332,29 @@ void Translator::emit_alu(const Insn& insn) {
             else if (!reg)
                 m_as.mov_imm(Width::W32, dst, insn.imm);
             break;
-        case Operation::Movsx: m_as.movsx(width_of_bytes(insn.info().size), width, dst, src); break;
-        case Operation::Neg: m_as.neg(width, dst); break;
-        case Operation::Lsh: emit_shift(ShiftOp::Shl, width, dst, insn); break;
-        case Operation::Rsh: emit_shift(ShiftOp::Shr, width, dst, insn); break;
-        case Operation::Arsh: emit_shift(ShiftOp::Sar, width, dst, insn); break;
+        case Operation::Movsx:
+            m_as.movsx(width_of_bytes(insn.info().size), width, dst, src);
+            break;
+        case Operation::Neg:
+            m_as.neg(width, dst);
+            break;
+        case Operation::Lsh:
+            emit_shift(ShiftOp::Shl, width, dst, insn);
+            break;
+        case Operation::Rsh:
+            emit_shift(ShiftOp::Shr, width, dst, insn);
+            break;
+        case Operation::Arsh:
+            emit_shift(ShiftOp::Sar, width, dst, insn);
+            break;
         case Operation::Div:
         case Operation::Sdiv:
         case Operation::Mod:
-        case Operation::Smod: emit_division(insn.info().operation, width, dst, insn); break;
-        default: break;  // not an ALU operation
+        case Operation::Smod:
+            emit_division(insn.info().operation, width, dst, insn);
+            break;
+        default:
+            break;  // not an ALU operation
     }
 }
 
@@ -460,21 +516,40 @@ void Translator::emit_atomic(const Insn& insn) {
         m_as.mov(Width::W64, src, next);
     };
     switch (insn.info().operation) {
-        case Operation::AtomicAdd: m_as.lock_alu(AluOp::Add, width, mem, src); break;
-        case Operation::AtomicOr: m_as.lock_alu(AluOp::Or, width, mem, src); break;
-        case Operation::AtomicAnd: m_as.lock_alu(AluOp::And, width, mem, src); break;
-        case Operation::AtomicXor: m_as.lock_alu(AluOp::Xor, width, mem, src); break;
-        case Operation::FetchAdd: m_as.lock_xadd(width, mem, src); break;
-        case Operation::FetchOr: fetch_loop(AluOp::Or); break;
-        case Operation::FetchAnd: fetch_loop(AluOp::And); break;
-        case Operation::FetchXor: fetch_loop(AluOp::Xor); break;
-        case Operation::Xchg: m_as.xchg(width, mem, src); break;
+        case Operation::AtomicAdd:
+            m_as.lock_alu(AluOp::Add, width, mem, src);
+            break;
+        case Operation::AtomicOr:
+            m_as.lock_alu(AluOp::Or, width, mem, src);
+            break;
+        case Operation::AtomicAnd:
+            m_as.lock_alu(AluOp::And, width, mem, src);
+            break;
+        case Operation::AtomicXor:
+            m_as.lock_alu(AluOp::Xor, width, mem, src);
+            break;
+        case Operation::FetchAdd:
+            m_as.lock_xadd(width, mem, src);
+            break;
+        case Operation::FetchOr:
+            fetch_loop(AluOp::Or);
+            break;
+        case Operation::FetchAnd:
+            fetch_loop(AluOp::And);
+            break;
+        case Operation::FetchXor:
+            fetch_loop(AluOp::Xor);
+            break;
+        case Operation::Xchg:
+            m_as.xchg(width, mem, src);
+            break;
         case Operation::Cmpxchg:
             m_as.lock_cmpxchg(width, mem, src);
             // r0 gets the old value zero-extended whether or not it stored.
             if (width == Width::W32) m_as.mov(Width::W32, Reg::rax, Reg::rax);
             break;
-        default: break;  // not an atomic operation
+        default:
+            break;  // not an atomic operation
     }
 }
 
@@ -540,7 +615,8 @@ Result<void> Translator::emit_call(size_t pc, const Insn& insn) {
             m_as.mov_imm64(Reg::rdx, pc);
             emit_slow_call(reinterpret_cast<const void*>(&slow_callx));
             break;
-        default: break;  // not a call
+        default:
+            break;  // not a call
     }
     return {};
 }

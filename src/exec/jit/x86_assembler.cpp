@@ -13,8 +13,8 @@ constexpr uint8_t kLock = 0xf0;           // prefix
 constexpr uint8_t kRexBase = 0x40;
 constexpr uint8_t kTwoByte = 0x0f;  // escape to the 0F xx map
 
-constexpr uint8_t kAluRmR8 = 0x00;   // add r/m8, r8; + op << 3 for the others
-constexpr uint8_t kAluRmR = 0x01;    // add r/m, r; + op << 3 for the others
+constexpr uint8_t kAluRmR8 = 0x00;     // add r/m8, r8; + op << 3 for the others
+constexpr uint8_t kAluRmR = 0x01;      // add r/m, r; + op << 3 for the others
 constexpr uint8_t kAluRmImm32 = 0x81;  // group 1, imm32
 constexpr uint8_t kAluRmImm8 = 0x83;   // group 1, sign-extended imm8
 constexpr uint8_t kTestRmR = 0x85;
@@ -73,10 +73,16 @@ constexpr unsigned kRmSib = 4;          // rm value announcing a SIB byte
 constexpr unsigned kRmDisp32Only = 5;   // with mod 0: no base (rip-relative)
 constexpr uint8_t kSibBaseOnly = 0x24;  // scale 1, no index, base from rm
 
-unsigned num(Reg reg) { return static_cast<unsigned>(reg); }
-bool fits_int8(int64_t value) { return value >= -128 && value <= 127; }
+unsigned num(Reg reg) {
+    return static_cast<unsigned>(reg);
+}
+bool fits_int8(int64_t value) {
+    return value >= -128 && value <= 127;
+}
 // Registers whose low byte has no encoding without a REX prefix.
-bool needs_rex_for_byte(unsigned reg) { return reg >= 4 && reg <= 7; }
+bool needs_rex_for_byte(unsigned reg) {
+    return reg >= 4 && reg <= 7;
+}
 
 template <typename... B>
 std::array<uint8_t, sizeof...(B)> bytes(B... values) {
@@ -90,7 +96,9 @@ Label Assembler::new_label() {
     return Label{static_cast<uint32_t>(m_labels.size() - 1)};
 }
 
-void Assembler::bind(Label label) { m_labels[label.id] = static_cast<int64_t>(m_code.size()); }
+void Assembler::bind(Label label) {
+    m_labels[label.id] = static_cast<int64_t>(m_code.size());
+}
 
 void Assembler::imm16(uint16_t value) {
     byte(static_cast<uint8_t>(value));
@@ -107,7 +115,8 @@ void Assembler::imm64(uint64_t value) {
 }
 
 void Assembler::rex(bool w, unsigned reg, unsigned index, unsigned base, bool force) {
-    const uint8_t bits = static_cast<uint8_t>((w ? 8 : 0) | (reg >> 3) << 2 | (index >> 3) << 1 | base >> 3);
+    const uint8_t bits =
+        static_cast<uint8_t>((w ? 8 : 0) | (reg >> 3) << 2 | (index >> 3) << 1 | base >> 3);
     if (bits || force) byte(opc::kRexBase | bits);
 }
 
@@ -186,12 +195,13 @@ void Assembler::movsx(Width from, Width to, Reg dst, Reg src) {
     op_rr(to, bytes(opc::kTwoByte, second), num(dst), src, from == Width::W8);
 }
 
-void Assembler::lea(Reg dst, Mem mem) { op_rm(Width::W64, bytes(opc::kLea), num(dst), mem); }
+void Assembler::lea(Reg dst, Mem mem) {
+    op_rm(Width::W64, bytes(opc::kLea), num(dst), mem);
+}
 
 void Assembler::alu(AluOp op, Width width, Reg dst, Reg src) {
     const auto base = width == Width::W8 ? opc::kAluRmR8 : opc::kAluRmR;
-    op_rr(width, bytes(base + (static_cast<unsigned>(op) << 3)), num(src), dst,
-          width == Width::W8);
+    op_rr(width, bytes(base + (static_cast<unsigned>(op) << 3)), num(src), dst, width == Width::W8);
 }
 
 void Assembler::alu_imm(AluOp op, Width width, Reg dst, int32_t imm) {
@@ -204,7 +214,9 @@ void Assembler::alu_imm(AluOp op, Width width, Reg dst, int32_t imm) {
     }
 }
 
-void Assembler::test(Width width, Reg a, Reg b) { op_rr(width, bytes(opc::kTestRmR), num(b), a); }
+void Assembler::test(Width width, Reg a, Reg b) {
+    op_rr(width, bytes(opc::kTestRmR), num(b), a);
+}
 
 void Assembler::test_imm(Width width, Reg a, int32_t imm) {
     op_rr(width, bytes(opc::kGroup3), ext::kTestImm, a);
@@ -225,7 +237,9 @@ void Assembler::imul_imm(Width width, Reg dst, Reg src, int32_t imm) {
     }
 }
 
-void Assembler::neg(Width width, Reg dst) { op_rr(width, bytes(opc::kGroup3), ext::kNeg, dst); }
+void Assembler::neg(Width width, Reg dst) {
+    op_rr(width, bytes(opc::kGroup3), ext::kNeg, dst);
+}
 void Assembler::div(Width width, Reg divisor) {
     op_rr(width, bytes(opc::kGroup3), ext::kDiv, divisor);
 }
@@ -269,7 +283,9 @@ void Assembler::load(Width width, Reg dst, Mem src, bool sign) {
             else
                 op_rm(Width::W32, bytes(opc::kMovRRm), num(dst), src);
             break;
-        case Width::W64: op_rm(Width::W64, bytes(opc::kMovRRm), num(dst), src); break;
+        case Width::W64:
+            op_rm(Width::W64, bytes(opc::kMovRRm), num(dst), src);
+            break;
     }
 }
 
@@ -322,11 +338,17 @@ void Assembler::pop(Reg reg) {
     byte(static_cast<uint8_t>(opc::kPopR + (num(reg) & 7)));
 }
 
-void Assembler::ret() { byte(opc::kRetNear); }
+void Assembler::ret() {
+    byte(opc::kRetNear);
+}
 
-void Assembler::call(Reg target) { op_rr(Width::W32, bytes(opc::kGroup5), ext::kCall, target); }
+void Assembler::call(Reg target) {
+    op_rr(Width::W32, bytes(opc::kGroup5), ext::kCall, target);
+}
 
-void Assembler::call(Label target) { branch(target, false, {}, bytes(opc::kCallRel32)); }
+void Assembler::call(Label target) {
+    branch(target, false, {}, bytes(opc::kCallRel32));
+}
 
 void Assembler::jmp(Label target, bool short_form) {
     branch(target, short_form, bytes(opc::kJmpRel8), bytes(opc::kJmpRel32));
@@ -353,7 +375,8 @@ Result<std::vector<uint8_t>> Assembler::finish() {
         const int64_t rel = target - (static_cast<int64_t>(fixup.at) + fixup.bytes);
         if (fixup.bytes == 1) {
             if (!fits_int8(rel))
-                return make_error(EINVAL, "jit: short jump at {} cannot reach {}", fixup.at, target);
+                return make_error(EINVAL, "jit: short jump at {} cannot reach {}", fixup.at,
+                                  target);
             m_code[fixup.at] = static_cast<uint8_t>(rel);
         } else {
             for (int i = 0; i < 4; ++i)

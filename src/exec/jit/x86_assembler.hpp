@@ -17,15 +17,46 @@
 
 namespace crib::exec::jit {
 
-enum class Reg : uint8_t { rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15 };
+enum class Reg : uint8_t {
+    rax,
+    rcx,
+    rdx,
+    rbx,
+    rsp,
+    rbp,
+    rsi,
+    rdi,
+    r8,
+    r9,
+    r10,
+    r11,
+    r12,
+    r13,
+    r14,
+    r15
+};
 
 // Operand width of an integer instruction.
 enum class Width : uint8_t { W8 = 1, W16 = 2, W32 = 4, W64 = 8 };
 
 // Condition codes, in the order the encodings number them.
 enum class Cond : uint8_t {
-    Overflow, NoOverflow, Below, AboveOrEqual, Equal, NotEqual, BelowOrEqual, Above,
-    Sign, NoSign, Parity, NoParity, Less, GreaterOrEqual, LessOrEqual, Greater,
+    Overflow,
+    NoOverflow,
+    Below,
+    AboveOrEqual,
+    Equal,
+    NotEqual,
+    BelowOrEqual,
+    Above,
+    Sign,
+    NoSign,
+    Parity,
+    NoParity,
+    Less,
+    GreaterOrEqual,
+    LessOrEqual,
+    Greater,
 };
 
 // The eight "group 1" arithmetic operations, numbered as their encodings
@@ -59,7 +90,7 @@ public:
     void mov(Width width, Reg dst, Reg src);
     void mov_imm(Width width, Reg dst, int32_t imm);  // W64: sign-extended
     void mov_imm64(Reg dst, uint64_t imm);
-    void movzx(Width from, Reg dst, Reg src);          // from W8 or W16, into 32 bits
+    void movzx(Width from, Reg dst, Reg src);            // from W8 or W16, into 32 bits
     void movsx(Width from, Width to, Reg dst, Reg src);  // from W8/W16/W32
     void lea(Reg dst, Mem mem);
 
