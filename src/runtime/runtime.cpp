@@ -7,6 +7,7 @@
 #include "exec/interp/interpreter.hpp"
 #include "progs/helpers.hpp"
 #include "progs/kfuncs.hpp"
+#include "verifier/verifier.hpp"
 
 namespace crib::runtime {
 namespace {
@@ -143,6 +144,21 @@ private:
         if (!type->runnable)
             return fail(make_error(EOPNOTSUPP, "program type {} does not run in user space", type->name));
 
+        // The verifier sees map indexes with their specs, before they become
+        // addresses.
+        verifier::VerifyResult verified;
+        if (m_options.verify) {
+            std::vector<verifier::MapInfo> map_infos;
+            for (const MapEntry& entry : m_loaded->m_maps) map_infos.push_back(verifier::MapInfo{entry.map->spec()});
+            verifier::VerifyInput input{program.insns, *type, map_infos, &program};
+            verifier::VerifyOptions verify_options;
+            verify_options.log_all = m_options.verifier_log;
+            if (m_options.verifier_log) verify_options.log = m_options.log;
+            auto result = verifier::verify(input, verify_options);
+            if (!result) return fail(std::move(result).error());
+            verified = std::move(*result);
+        }
+
         std::vector<isa::Insn> insns = program.insns;
         if (auto ok = resolve_maps(insns); !ok) return fail(std::move(ok).error());
 
@@ -159,6 +175,8 @@ private:
 
         auto prog = std::make_shared<Prog>(next_prog_id(), program.name, program.section, *type, program.insns,
                                            program.line_info);
+        prog->m_max_ctx_offset = verified.max_ctx_offset;
+        prog->m_verified_insns = verified.insns_processed;
         exec::Imports imports;
         imports.helper = [type](int32_t id) -> exec::HelperFn {
             const progs::HelperInfo* helper = type->get_func_proto ? type->get_func_proto(id) : nullptr;

@@ -25,6 +25,13 @@ struct LoadOptions {
     LogSink log;
     // Trace every instruction to `log` (interpreter only).
     bool trace = false;
+    // Run the verifier on each program before compiling it. Off by default
+    // until every shipped program passes (object_maps' count_packets reads
+    // struct xdp_md offsets crib's xdp context does not have).
+    bool verify = false;
+    // With verify: send the verifier's walk, insn by insn, to `log`
+    // (`crib prog load --log`).
+    bool verifier_log = false;
 };
 
 class Prog {
@@ -44,6 +51,8 @@ public:
     // Null until the program is compiled; never null for a loaded object.
     const exec::Program* code() const { return m_code.get(); }
     uint32_t max_ctx_offset() const { return m_max_ctx_offset; }
+    // Instructions the verifier processed (0 when loaded unverified).
+    uint64_t verified_insns() const { return m_verified_insns; }
 
     // BPF_PROG_RUN with the program type's rules.
     Result<progs::TestRunResult> test_run(const progs::TestRunAttr& attr) const;
@@ -58,6 +67,7 @@ private:
     std::vector<object::LineInfo> m_lines;
     std::unique_ptr<exec::Program> m_code;
     uint32_t m_max_ctx_offset = 0;
+    uint64_t m_verified_insns = 0;
 };
 
 struct MapEntry {

@@ -31,6 +31,7 @@ struct Node {
     int parent = -1;
     uint32_t branches = 0;  // paths still running below this node
     uint32_t reentries = 0;
+    uint32_t hits = 0, misses = 0;  // prunes it made, comparisons it failed
 };
 
 // How a memory access touches its target.

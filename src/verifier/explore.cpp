@@ -12,6 +12,9 @@ namespace crib::verifier {
 
 Checker::Checker(const VerifyInput& input, const VerifyOptions& options) : m_in(input), m_opt(options) {}
 
+// Misses a state may take before it can be dropped from its insn's list.
+constexpr uint32_t kKeepStates = 8;
+
 void Checker::push(Path path) {
     if (path.parent >= 0) m_nodes[path.parent].branches++;
     m_stack.push_back(std::move(path));
@@ -33,7 +36,17 @@ public:
     }
 
 private:
-    std::unordered_map<uint32_t, uint32_t> m_forward, m_backward;
+    // Few ids live at once: a flat list beats a hash map here.
+    struct Pairs {
+        std::vector<std::pair<uint32_t, uint32_t>> items;
+        std::pair<std::pair<uint32_t, uint32_t>*, bool> emplace(uint32_t key, uint32_t value) {
+            for (auto& item : items)
+                if (item.first == key) return {&item, false};
+            items.emplace_back(key, value);
+            return {&items.back(), true};
+        }
+    };
+    Pairs m_forward, m_backward;
 };
 
 bool reg_subsumes(const RegState& old, const RegState& cur, bool relevant, bool exact, IdMap& ids) {
@@ -135,9 +148,11 @@ Result<VerifyResult> Checker::run() {
             m_pc = pc;
             if (m_prune_point[pc]) {
                 bool pruned = false;
-                for (int id : m_explored[pc]) {
-                    const Node& node = m_nodes[id];
+                auto& explored = m_explored[pc];
+                for (size_t k = 0; k < explored.size(); ++k) {
+                    Node& node = m_nodes[explored[k]];
                     if (node.branches == 0 && subsumes(node.state, path.state, pc, false)) {
+                        node.hits++;
                         pruned = true;
                         break;
                     }
@@ -150,12 +165,22 @@ Result<VerifyResult> Checker::run() {
                         }
                         return error(pc, EINVAL, fmt::format("infinite loop detected at insn {}", pc));
                     }
+                    // A state still being explored only serves loop detection;
+                    // one that keeps missing (a loop counting up) costs more to
+                    // compare than it saves, as the kernel's miss_cnt heuristic
+                    // says. Dropping it loses no safety: the budget still ends
+                    // a loop that never repeats a state.
+                    if (node.branches > 0 && ++node.misses > node.hits * 3 + 3 + kKeepStates) {
+                        explored[k] = explored.back();
+                        explored.pop_back();
+                        --k;
+                    }
                 }
                 if (pruned) {
                     if (m_opt.log_all) log_line(fmt::format("{}: safe", pc));
                     break;
                 }
-                m_nodes.push_back(Node{path.state, path.parent, 1, path.reentries});
+                m_nodes.push_back(Node{path.state, path.parent, 1, path.reentries, 0, 0});
                 path.parent = static_cast<int>(m_nodes.size() - 1);
                 m_explored[pc].push_back(path.parent);
             }
