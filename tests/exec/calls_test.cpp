@@ -202,7 +202,9 @@ protected:
 
     // Puts a program in the map's slot (fd = its index in m_programs).
     void install(uint32_t slot, const std::vector<Insn>& code) {
-        auto program = build(code, imports());
+        install(slot, build(code, imports()));
+    }
+    void install(uint32_t slot, std::unique_ptr<Program> program) {
         ASSERT_TRUE(program);
         m_programs.push_back(std::move(program));
         uint32_t fd = static_cast<uint32_t>(m_programs.size() - 1);
@@ -258,6 +260,19 @@ TEST_P(TailCalls, FromASubprogramEndsTheWholeRun) {
     a.code.insert(a.code.end(), tail.code.begin(), tail.code.end());
     a.mov(0, 1).exit();
     EXPECT_EQ(build(a.code, imports())->run(nullptr), 5u);
+}
+
+// Each engine runs its own programs: a chain that crosses into the other
+// engine's goes on there.
+TEST_P(TailCalls, IntoTheOtherEnginesProgram) {
+    const Engine other = engine() == Engine::Interp ? Engine::Jit : Engine::Interp;
+    auto target =
+        compile_on(other, Asm().op(Op::ldxdw, 0, 1, 0).op(Op::add64_imm, 0, 0, 0, 2).exit().code,
+                   imports(), {});
+    ASSERT_TRUE(target) << target.error().to_string();
+    install(1, std::move(target).value());
+    uint64_t ctx = 40;
+    EXPECT_EQ(build(tail_call_to(1).mov(0, 99).exit().code, imports())->run(&ctx), 42u);
 }
 
 TEST_P(TailCalls, ThroughCallx) {

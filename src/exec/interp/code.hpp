@@ -58,7 +58,8 @@ struct Translation {
     std::vector<FuncLoad> func_loads;
 };
 
-// Structural checks and pre-decoding; errors name the instruction.
+// The shared structural checks, then pre-decoding; errors name the
+// instruction.
 Result<Translation> translate(std::span<const isa::Insn> code, const Imports& imports,
                               const Options& options);
 

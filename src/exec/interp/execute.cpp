@@ -4,11 +4,11 @@
 // is a compile error ("label used but not defined").
 #include <bit>
 #include <cstring>
-#include <utility>
 
 #include <fmt/format.h>
 
 #include "exec/interp/machine.hpp"
+#include "exec/resolve.hpp"
 
 namespace crib::exec::interp {
 
@@ -56,7 +56,7 @@ U signed_mod(U dividend, U divisor) {
 }  // namespace
 
 template <bool Trace>
-uint64_t Machine::execute(uint32_t start, const std::array<uint64_t, 5>& args, Run& run) const {
+uint64_t Machine::execute(const Slot* start, const Args& args, TailCallChain& tail) const {
     static const void* const kDispatch[] = {
 #define CRIB_INSN(name, ...) &&op_##name,
 #include "isa/insn.def"
@@ -71,8 +71,8 @@ uint64_t Machine::execute(uint32_t start, const std::array<uint64_t, 5>& args, R
         uint64_t saved[4];  // r6..r9
         uint64_t fp;
     };
-    // translate() bounds the call chain by kMaxCallDepth, so neither array
-    // needs a check at run time.
+    // check_structure() bounds the call chain by kMaxCallDepth, so neither
+    // array needs a check at run time.
     alignas(16) uint8_t stack[kMaxCallDepth * isa::kStackSize];
     Frame frames[kMaxCallDepth];
     Frame* frame = frames;
@@ -82,7 +82,7 @@ uint64_t Machine::execute(uint32_t start, const std::array<uint64_t, 5>& args, R
     r[isa::kFramePointer] = reinterpret_cast<uint64_t>(stack + sizeof stack);
 
     const Slot* const base = m_slots.data();
-    const Slot* pc = base + start;
+    const Slot* pc = start;
 
 #define CRIB_DISPATCH()                                                       \
     do {                                                                      \
@@ -271,15 +271,16 @@ op_call_unwind:
     if (r[0] == 0) return 0;
     CRIB_NEXT();
 op_tail_call:
-    if (take_tail_call(run, r)) return 0;
+    if (tail.take(r)) return 0;
     CRIB_NEXT();
 op_callx: {
     const auto id = static_cast<int32_t>(CRIB_DST);
     if (id == kHelperTailCall) {
-        if (take_tail_call(run, r)) return 0;
+        if (tail.take(r)) return 0;
         CRIB_NEXT();
     }
-    HelperFn fn = resolve_indirect(id, static_cast<size_t>(pc - base));
+    HelperFn fn =
+        resolve_callx(m_imports, id, static_cast<size_t>(pc - base), m_options.trace_sink);
     if (!fn) return 0;
     r[0] = fn(r[1], r[2], r[3], r[4], r[5]);
     if (r[0] == 0 && m_options.unwind_helper == id) return 0;
@@ -392,27 +393,8 @@ op_lddw_tail:
 #undef CRIB_DISPATCH
 }
 
-template uint64_t Machine::execute<false>(uint32_t, const std::array<uint64_t, 5>&, Run&) const;
-template uint64_t Machine::execute<true>(uint32_t, const std::array<uint64_t, 5>&, Run&) const;
-
-bool Machine::take_tail_call(Run& run, const uint64_t* regs) {
-    if (run.tail_calls >= kMaxTailCalls) return false;
-    const Program* target = tail_call_target(reinterpret_cast<void*>(regs[2]), regs[3]);
-    if (!target) return false;
-    ++run.tail_calls;
-    run.next = target;
-    run.next_ctx = regs[1];
-    return true;
-}
-
-HelperFn Machine::resolve_indirect(int32_t helper_id, size_t pc) const {
-    HelperFn fn = m_imports.helper ? m_imports.helper(helper_id) : nullptr;
-    if (!fn && m_options.trace_sink)
-        m_options.trace_sink(LogLevel::Error,
-                             fmt::format("insn {}: callx: invalid func unknown#{}; program stopped",
-                                         pc, helper_id));
-    return fn;
-}
+template uint64_t Machine::execute<false>(const Slot*, const Args&, TailCallChain&) const;
+template uint64_t Machine::execute<true>(const Slot*, const Args&, TailCallChain&) const;
 
 void Machine::trace(size_t pc, const uint64_t* regs) const {
     if (!m_options.trace_sink) return;
@@ -421,24 +403,6 @@ void Machine::trace(size_t pc, const uint64_t* regs) const {
     for (int i = 0; i < isa::kRegisterCount; ++i)
         fmt::format_to(std::back_inserter(line), " r{}={:#x}", i, regs[i]);
     m_options.trace_sink(LogLevel::Debug, std::string_view(line.data(), line.size()));
-}
-
-uint64_t Machine::run_from(uint32_t start, const std::array<uint64_t, 5>& args) const {
-    Run run;
-    const Machine* machine = this;
-    std::array<uint64_t, 5> regs = args;
-    for (;;) {
-        const uint64_t result = machine->m_options.trace
-                                    ? machine->execute<true>(start, regs, run)
-                                    : machine->execute<false>(start, regs, run);
-        if (!run.next) return result;
-        const Program* next = std::exchange(run.next, nullptr);
-        // Another engine's program (the JIT) cannot share this run's count.
-        machine = dynamic_cast<const Machine*>(next);
-        if (!machine) return next->run(reinterpret_cast<const void*>(run.next_ctx));
-        regs = {run.next_ctx, 0, 0, 0, 0};
-        start = 0;
-    }
 }
 
 }  // namespace crib::exec::interp

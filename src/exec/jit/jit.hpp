@@ -32,8 +32,8 @@ struct Options {
 };
 
 // Compiles a program (main function first, subprograms after it, as the
-// loader lays them out), refusing what the interpreter's compile refuses
-// with the same messages.
+// loader lays them out). It refuses what the interpreter's compile refuses,
+// in the same words: both run check_structure and resolve_call.
 Result<std::unique_ptr<Program>> compile(std::span<const isa::Insn> code, const Imports& imports,
                                          Options options = {});
 

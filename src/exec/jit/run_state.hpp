@@ -1,12 +1,12 @@
 // What JIT code shares with the C++ around it while a program runs: one
-// RunState per run (r12 points at it the whole time), and the out-of-line
-// slow paths the code calls for tail calls and callx.
+// RunState per program a run enters (r12 points at it the whole time), and
+// the out-of-line slow paths the code calls for tail calls and callx.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-#include "exec/program.hpp"
+#include "exec/engine_program.hpp"
 
 namespace crib::exec::jit {
 
@@ -17,12 +17,8 @@ struct RunState {
     const uint8_t* target = nullptr;  // code the entry stub calls
     uint8_t* stack_top = nullptr;     // r10 of the first frame
     const JitProgram* program = nullptr;
-    uint64_t regs[6] = {};  // r0..r5, spilled around slow paths
-    // Carried across the programs one run tail-calls through, as in the
-    // interpreter.
-    int tail_calls = 0;
-    const Program* next = nullptr;
-    uint64_t next_ctx = 0;
+    uint64_t regs[6] = {};          // r0..r5, spilled around slow paths
+    TailCallChain* tail = nullptr;  // the run's, across the programs it tail-calls through
 };
 
 // Field offsets the generated code addresses through r12.

@@ -3,13 +3,12 @@
 // or Operation without a case fails to compile.
 #pragma GCC diagnostic error "-Wswitch"
 
-#include <algorithm>
 #include <array>
-#include <set>
 
 #include "exec/jit/run_state.hpp"
 #include "exec/jit/translate.hpp"
 #include "exec/jit/x86_assembler.hpp"
+#include "exec/resolve.hpp"
 
 namespace crib::exec::jit {
 namespace {
@@ -56,10 +55,9 @@ bool mentions(const Insn& insn, uint8_t reg) {
            (insn.info().uses(isa::Field::Src) && insn.src == reg);
 }
 
-int64_t target_of(const Insn& insn, size_t pc) {
-    const bool by_imm =
-        insn.op == Op::ja32 || insn.op == Op::call_local || insn.op == Op::lddw_func;
-    return static_cast<int64_t>(pc) + 1 + (by_imm ? insn.imm : insn.off);
+// Where a jump, call or function load that check_structure accepted points.
+size_t checked_target(const Insn& insn, size_t pc) {
+    return static_cast<size_t>(*target_of(insn, pc));
 }
 
 Cond condition_of(Operation operation) {
@@ -100,14 +98,13 @@ public:
     // `short_jumps` holds, per pc, whether its jump may be emitted short;
     // null emits every jump near (the first pass).
     Translator(const TranslateInput& input, const std::vector<bool>* short_jumps)
-        : m_in(input), m_code(input.code), m_short(short_jumps) {}
+        : m_in(input), m_code(input.code), m_structure(input.structure), m_short(short_jumps) {}
 
     Result<Translation> run();
     // Per pc, the distance from the jump's start to its target (pass one).
     std::vector<bool> short_plan() const;
 
 private:
-    void layout_subprograms();
     Frame frame_of(size_t sub) const;
     void emit_enter_stub();
     void emit_prologue(const Frame& frame);
@@ -130,9 +127,9 @@ private:
 
     const TranslateInput& m_in;
     std::span<const Insn> m_code;
+    const Structure& m_structure;
     const std::vector<bool>* m_short;
     Assembler m_as;
-    std::vector<uint32_t> m_starts;  // subprogram starts, sorted
     std::vector<Label> m_insn_labels;
     std::vector<Label> m_sub_labels;
     std::vector<int64_t> m_jump_at;  // position of each pc's jump opcode
@@ -140,22 +137,9 @@ private:
     Label m_after_call{};
 };
 
-void Translator::layout_subprograms() {
-    std::set<uint32_t> starts{0};
-    for (size_t pc = 0; pc < m_code.size(); ++pc)
-        if (m_code[pc].op == Op::call_local || m_code[pc].op == Op::lddw_func)
-            starts.insert(static_cast<uint32_t>(target_of(m_code[pc], pc)));
-    m_starts.assign(starts.begin(), starts.end());
-}
-
-size_t sub_index(const std::vector<uint32_t>& starts, uint32_t start) {
-    return static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), start) -
-                               starts.begin());
-}
-
 Frame Translator::frame_of(size_t sub) const {
-    const size_t begin = m_starts[sub];
-    const size_t end = sub + 1 < m_starts.size() ? m_starts[sub + 1] : m_code.size();
+    const size_t begin = m_structure.starts[sub];
+    const size_t end = m_structure.end_of(sub);
     Frame frame;
     // The entry stub saved everything for the main function.
     for (uint8_t reg : kPreserved) {
@@ -203,9 +187,9 @@ void Translator::emit_epilogue(const Frame& frame) {
 }
 
 Result<Translation> Translator::run() {
-    layout_subprograms();
+    const size_t subs = m_structure.subprogram_count();
     for (size_t pc = 0; pc < m_code.size(); ++pc) m_insn_labels.push_back(m_as.new_label());
-    for (size_t sub = 0; sub < m_starts.size(); ++sub) m_sub_labels.push_back(m_as.new_label());
+    for (size_t sub = 0; sub < subs; ++sub) m_sub_labels.push_back(m_as.new_label());
     m_jump_at.assign(m_code.size(), -1);
     m_unwind = m_as.new_label();
     m_after_call = m_as.new_label();
@@ -213,13 +197,13 @@ Result<Translation> Translator::run() {
     Translation out;
     out.enter = static_cast<uint32_t>(m_as.size());
     emit_enter_stub();
-    for (size_t sub = 0; sub < m_starts.size(); ++sub) {
+    for (size_t sub = 0; sub < subs; ++sub) {
         const Frame frame = frame_of(sub);
-        const size_t end = sub + 1 < m_starts.size() ? m_starts[sub + 1] : m_code.size();
+        const uint32_t start = m_structure.starts[sub];
         m_as.bind(m_sub_labels[sub]);
-        out.subprograms.push_back({m_starts[sub], static_cast<uint32_t>(m_as.size())});
+        out.subprograms.push_back({start, static_cast<uint32_t>(m_as.size())});
         emit_prologue(frame);
-        for (size_t pc = m_starts[sub]; pc < end; ++pc) {
+        for (size_t pc = start; pc < m_structure.end_of(sub); ++pc) {
             m_as.bind(m_insn_labels[pc]);
             if (auto ok = emit(pc, frame); !ok)
                 return std::move(ok.error().at_insn(static_cast<int64_t>(pc)));
@@ -233,7 +217,7 @@ std::vector<bool> Translator::short_plan() const {
     std::vector<bool> plan(m_code.size(), false);
     for (size_t pc = 0; pc < m_code.size(); ++pc) {
         if (m_jump_at[pc] < 0) continue;
-        const int64_t target = m_as.position(m_insn_labels[target_of(m_code[pc], pc)]);
+        const int64_t target = m_as.position(m_insn_labels[checked_target(m_code[pc], pc)]);
         const int64_t distance = target - m_jump_at[pc];
         plan[pc] = distance >= kShortMin && distance <= kShortMax;
     }
@@ -268,15 +252,12 @@ Result<void> Translator::emit(size_t pc, const Frame& frame) {
             break;
         case Kind::Lddw:
             if (insn.op == Op::lddw_func) {
-                const auto start = static_cast<uint32_t>(target_of(insn, pc));
+                const auto start = static_cast<uint32_t>(checked_target(insn, pc));
                 m_as.mov_imm64(dst, reinterpret_cast<uintptr_t>(m_in.callable(start)));
             } else if (insn.op == Op::lddw) {
                 m_as.mov_imm64(dst, insn.imm64);
             } else {
-                return make_error(EINVAL,
-                                  "{}: ld_imm64 with pseudo source {} must be resolved by "
-                                  "the runtime before compile",
-                                  insn.info().name, insn.src);
+                return unresolved_lddw(insn);
             }
             break;
         case Kind::LddwTail:
@@ -467,7 +448,7 @@ void Translator::emit_endian(const Insn& insn) {
 }
 
 void Translator::emit_jump(size_t pc, const Insn& insn) {
-    const Label target = m_insn_labels[target_of(insn, pc)];
+    const Label target = m_insn_labels[checked_target(insn, pc)];
     const Operation operation = insn.info().operation;
     if (operation == Operation::Ja) {
         m_jump_at[pc] = static_cast<int64_t>(m_as.size());
@@ -572,7 +553,6 @@ void Translator::emit_slow_call(const void* fn) {
 }
 
 Result<void> Translator::emit_call(size_t pc, const Insn& insn) {
-    const std::string_view name = insn.info().name;
     auto spill = [&] {
         for (uint8_t reg = 0; reg <= 5; ++reg)
             m_as.store(Width::W64, Mem{kState, kStateRegs + 8 * reg}, kRegs[reg]);
@@ -584,8 +564,7 @@ Result<void> Translator::emit_call(size_t pc, const Insn& insn) {
                 emit_slow_call(reinterpret_cast<const void*>(&slow_tail_call));
                 break;
             }
-            HelperFn fn = m_in.imports.helper ? m_in.imports.helper(insn.imm) : nullptr;
-            if (!fn) return make_error(EINVAL, "{}: invalid func unknown#{}", name, insn.imm);
+            HelperFn fn = CRIB_TRY(resolve_call(insn, m_in.imports));
             emit_native_call(reinterpret_cast<const void*>(fn));
             if (m_in.options.unwind_helper == insn.imm) {
                 m_as.test(Width::W64, Reg::rax, Reg::rax);
@@ -594,18 +573,15 @@ Result<void> Translator::emit_call(size_t pc, const Insn& insn) {
             break;
         }
         case Operation::Kfunc: {
-            HelperFn fn = m_in.imports.kfunc ? m_in.imports.kfunc(insn.imm, insn.off) : nullptr;
-            if (!fn)
-                return make_error(EINVAL, "{}: unknown kernel function btf_id {} (module {})", name,
-                                  insn.imm, insn.off);
+            HelperFn fn = CRIB_TRY(resolve_call(insn, m_in.imports));
             emit_native_call(reinterpret_cast<const void*>(fn));
             break;
         }
         case Operation::Local: {
-            const auto start = static_cast<uint32_t>(target_of(insn, pc));
+            const size_t callee = m_structure.owner[checked_target(insn, pc)];
             const Reg fp = kRegs[isa::kFramePointer];
             m_as.alu_imm(AluOp::Sub, Width::W64, fp, isa::kStackSize);
-            m_as.call(m_sub_labels[sub_index(m_starts, start)]);
+            m_as.call(m_sub_labels[callee]);
             m_as.alu_imm(AluOp::Add, Width::W64, fp, isa::kStackSize);
             break;
         }

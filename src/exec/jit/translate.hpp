@@ -22,11 +22,13 @@
 
 #include "base/result.hpp"
 #include "exec/jit/jit.hpp"
+#include "exec/structure.hpp"
 
 namespace crib::exec::jit {
 
 struct TranslateInput {
     std::span<const isa::Insn> code;
+    const Structure& structure;  // what check_structure found in code
     const Imports& imports;
     const Options& options;
     // The value an ld_imm64 of the function starting at this pc loads.
@@ -45,8 +47,8 @@ struct Translation {
     std::vector<Subprogram> subprograms;  // subprograms[0] is the main function
 };
 
-// Expects code the interpreter's compile accepts (the structural checks are
-// its); errors name the instruction.
+// Expects code check_structure accepts; errors (unknown imports, unresolved
+// ld_imm64) name the instruction.
 Result<Translation> translate(const TranslateInput& input);
 
 }  // namespace crib::exec::jit
