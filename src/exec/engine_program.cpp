@@ -1,6 +1,5 @@
 #include "exec/engine_program.hpp"
 
-#include <typeinfo>
 #include <utility>
 
 namespace crib::exec {
@@ -35,12 +34,12 @@ uint64_t EngineProgram::run_from(const Entry& entry, const Args& args) const {
         const uint64_t result = program->run_entry(*from, regs, tail);
         if (!tail.next) return result;
         const Program* next = std::exchange(tail.next, nullptr);
-        // The other engine's program runs on its own, with a fresh count:
-        // kept from when each engine had its own loop, so a chain that keeps
-        // crossing engines is not bounded by kMaxTailCalls.
-        if (typeid(*next) != typeid(*program))
-            return next->run(reinterpret_cast<const void*>(tail.next_ctx));
-        program = static_cast<const EngineProgram*>(next);
+        // Programs of either engine continue in this loop, so one count
+        // bounds a chain that crosses engines (the runtime falls back to the
+        // interpreter per program). Only a Program from outside the engines
+        // runs on its own.
+        program = dynamic_cast<const EngineProgram*>(next);
+        if (!program) return next->run(reinterpret_cast<const void*>(tail.next_ctx));
         from = &program->m_entries.front();
         regs = {tail.next_ctx, 0, 0, 0, 0};
     }

@@ -275,6 +275,27 @@ TEST_P(TailCalls, IntoTheOtherEnginesProgram) {
     EXPECT_EQ(build(tail_call_to(1).mov(0, 99).exit().code, imports())->run(&ctx), 42u);
 }
 
+TEST_P(TailCalls, ChainAcrossEnginesStopsAfterMaxTailCalls) {
+    // Slot 0 holds this engine's program, slot 1 the other engine's; each
+    // counts its runs in the context and tail-calls the other slot.
+    auto counting_tail_call_to = [this](int32_t slot) {
+        Asm a;
+        a.op(Op::ldxdw, 0, 1, 0).op(Op::add64_imm, 0, 0, 0, 1).op(Op::stxdw, 1, 0, 0);
+        Asm tail = tail_call_to(slot);
+        a.code.insert(a.code.end(), tail.code.begin(), tail.code.end());
+        a.op(Op::ldxdw, 0, 1, 0).exit();
+        return a.code;
+    };
+    const Engine other = engine() == Engine::Interp ? Engine::Jit : Engine::Interp;
+    install(0, counting_tail_call_to(1));
+    auto across = compile_on(other, counting_tail_call_to(0), imports(), {});
+    ASSERT_TRUE(across) << across.error().to_string();
+    install(1, std::move(across).value());
+    uint64_t ctx = 0;
+    EXPECT_EQ(m_programs[0]->run(&ctx), static_cast<uint64_t>(kMaxTailCalls + 1));
+    EXPECT_EQ(ctx, static_cast<uint64_t>(kMaxTailCalls + 1));
+}
+
 TEST_P(TailCalls, ThroughCallx) {
     install(1, Asm().mov(0, 5).exit().code);
     Asm a;
