@@ -38,23 +38,11 @@ bool syscall_access(int32_t off, int32_t size, AccessType) {
     return off % size == 0;
 }
 
-// xdp_is_valid_access over crib's XdpContext: read-only, whole fields only
-// (the kernel refuses narrow xdp_md loads too).
-struct CtxField {
-    size_t offset;
-    int32_t size;
-};
-constexpr CtxField kXdpFields[] = {
-    {offsetof(XdpContext, data), 8},           {offsetof(XdpContext, data_end), 8},
-    {offsetof(XdpContext, data_meta), 8},      {offsetof(XdpContext, ingress_ifindex), 4},
-    {offsetof(XdpContext, rx_queue_index), 4}, {offsetof(XdpContext, egress_ifindex), 4},
-};
-
+// xdp_is_valid_access: read-only, whole u32 fields of struct xdp_md.
 bool xdp_access(int32_t off, int32_t size, AccessType type) {
     if (type != AccessType::Read) return false;
-    for (const auto& field : kXdpFields)
-        if (static_cast<int64_t>(field.offset) == off) return size == field.size;
-    return false;
+    if (off < 0 || off >= static_cast<int32_t>(sizeof(XdpMd))) return false;
+    return size == sizeof(uint32_t) && off % size == 0;
 }
 
 // tracing_prog_is_valid_access / struct_ops: the context is the traced
@@ -241,7 +229,7 @@ constexpr ProgTypeInfo kTypes[] = {
      "xdp",
      kXdpSecs,
      kRuns,
-     {sizeof(XdpContext), true, xdp_access},
+     {sizeof(XdpMd), true, xdp_access},
      base_func_proto,
      detail::test_run_xdp},
     {T::PerfEvent, "perf_event", kPerfEventSecs, kNameOnly, kNoCtx, tracing_func_proto, nullptr},

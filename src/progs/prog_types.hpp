@@ -148,22 +148,12 @@ bool check_ctx_access(const ProgTypeInfo& type, int32_t off, int32_t size, Acces
 Result<TestRunResult> test_run(const ProgTypeInfo& type, const TestRunAttr& attr, const RunFn& run,
                                uint32_t max_ctx_offset);
 
-// crib's xdp context. The kernel's struct xdp_md holds 32-bit fields that
-// the verifier rewrites into xdp_buff pointer loads; crib does not rewrite
-// context accesses, so the program sees real 64-bit pointers here. ctx_in and
-// ctx_out of BPF_PROG_RUN still use the kernel's struct xdp_md (XdpMd).
-struct XdpContext {
-    uint64_t data;
-    uint64_t data_end;
-    uint64_t data_meta;
-    uint32_t ingress_ifindex;
-    uint32_t rx_queue_index;
-    uint32_t egress_ifindex;
-    uint32_t pad;
-};
-
-// struct xdp_md as user space passes it to BPF_PROG_RUN: offsets into the
-// packet, data_meta first.
+// struct xdp_md. User space passes it to BPF_PROG_RUN with offsets into the
+// packet; the program sees it with data, data_end and data_meta holding the
+// packet's addresses. Those fit the 32-bit fields because crib maps packet
+// buffers below 4 GiB (MAP_32BIT), so programs built against the kernel's
+// struct xdp_md run unchanged, without the context rewriting the kernel's
+// verifier does.
 struct XdpMd {
     uint32_t data;
     uint32_t data_end;

@@ -3,7 +3,10 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "progs/test_run_impl.hpp"
 
@@ -12,6 +15,34 @@ namespace {
 
 constexpr uint32_t kU16Max = 0xffff;
 constexpr uint32_t kTestXdpLiveFrames = 1u << 1;  // BPF_F_TEST_XDP_LIVE_FRAMES
+
+// Packet memory whose addresses fit struct xdp_md's 32-bit fields.
+class LowBuffer {
+public:
+    static Result<LowBuffer> map(const ProgTypeInfo& type, size_t size) {
+        void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+                          -1, 0);
+        if (base == MAP_FAILED)
+            return make_error(ENOMEM, "{}: cannot map a {}-byte packet buffer below 4 GiB", type.name, size);
+        return LowBuffer(static_cast<uint8_t*>(base), size);
+    }
+    LowBuffer(LowBuffer&& other) noexcept
+        : m_base(std::exchange(other.m_base, nullptr)), m_size(other.m_size) {}
+    LowBuffer& operator=(LowBuffer&&) = delete;
+    ~LowBuffer() {
+        if (m_base) munmap(m_base, m_size);
+    }
+    uint8_t* data() const { return m_base; }
+
+private:
+    LowBuffer(uint8_t* base, size_t size) : m_base(base), m_size(size) {}
+    uint8_t* m_base;
+    size_t m_size;
+};
+
+uint32_t low_address(const void* pointer) {
+    return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(pointer));
+}
 
 template <typename Span>
 bool given(const Span& span) {
@@ -107,8 +138,8 @@ Result<TestRunResult> test_run_syscall(const ProgTypeInfo& type, const TestRunAt
 
 // bpf_prog_test_run_xdp without live frames or fragments: data_in is the
 // packet (metadata first when ctx says so), ctx_in/ctx_out a struct xdp_md,
-// and the program sees an XdpContext of real pointers into a buffer with
-// XDP_PACKET_HEADROOM in front.
+// and the program sees a struct xdp_md of addresses into a buffer below
+// 4 GiB with XDP_PACKET_HEADROOM in front.
 Result<TestRunResult> test_run_xdp(const ProgTypeInfo& type, const TestRunAttr& attr,
                                    const RunFn& run, uint32_t) {
     if (attr.flags & kTestXdpLiveFrames)
@@ -165,13 +196,13 @@ Result<TestRunResult> test_run_xdp(const ProgTypeInfo& type, const TestRunAttr& 
         return make_error(EINVAL, "{}: data_size_in {} is larger than {} (no fragments in crib)",
                           type.name, size, kXdpMaxData + metalen);
 
-    std::vector<uint8_t> buffer(kXdpHeadroom + size);
+    auto buffer = CRIB_TRY(LowBuffer::map(type, kXdpHeadroom + size));
     uint8_t* meta = buffer.data() + kXdpHeadroom - metalen;
     std::memcpy(meta, attr.data_in.data(), size);
-    XdpContext ctx{};
-    ctx.data_meta = reinterpret_cast<uint64_t>(meta);
+    XdpMd ctx{};
+    ctx.data_meta = low_address(meta);
     ctx.data = ctx.data_meta + metalen;
-    ctx.data_end = ctx.data_meta + size;
+    ctx.data_end = ctx.data_meta + static_cast<uint32_t>(size);
     ctx.ingress_ifindex = md.ingress_ifindex;
     ctx.rx_queue_index = md.rx_queue_index;
 
@@ -188,8 +219,7 @@ Result<TestRunResult> test_run_xdp(const ProgTypeInfo& type, const TestRunAttr& 
     md.data_meta = 0;
     result.data_size_out = static_cast<uint32_t>(out_size);
     CRIB_TRY(copy_out(type, "data_out", attr.data_out,
-                      reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(ctx.data_meta)),
-                      out_size));
+                      reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(ctx.data_meta)), out_size));
     if (has_ctx) {
         result.ctx_size_out = sizeof md;
         CRIB_TRY(copy_out(type, "ctx_out", attr.ctx_out, reinterpret_cast<const uint8_t*>(&md),

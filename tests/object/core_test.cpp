@@ -78,7 +78,9 @@ TEST(Core, AgainstMovedTypes) {
             saw_size = true;
             EXPECT_EQ(insn.imm, 24);
         }
-        if (relo.kind == 2) EXPECT_EQ(insn.imm, 1);
+        if (relo.kind == 2) {
+            EXPECT_EQ(insn.imm, 1);
+        }
     }
     EXPECT_TRUE(saw_z);
     EXPECT_TRUE(saw_size);
@@ -92,8 +94,12 @@ TEST(Core, AgainstMovedTypes) {
     ASSERT_NE(missing, nullptr);
     for (const auto& relo : missing->core_relos) {
         EXPECT_FALSE(relo.poisoned);
-        if (relo.kind == 0) EXPECT_EQ(missing->insns[relo.insn].off, 8);
-        if (relo.kind == 2) EXPECT_EQ(missing->insns[relo.insn].imm, 1);
+        if (relo.kind == 0) {
+            EXPECT_EQ(missing->insns[relo.insn].off, 8);
+        }
+        if (relo.kind == 2) {
+            EXPECT_EQ(missing->insns[relo.insn].imm, 1);
+        }
     }
 }
 

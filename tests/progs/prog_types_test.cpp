@@ -187,21 +187,22 @@ TEST(CtxAccess, SyscallMayWrite) {
     EXPECT_FALSE(sys.ctx.is_valid_access(6, 4, AccessType::Write));
 }
 
-TEST(CtxAccess, XdpFieldsAtTheirWidthsOnly) {
+TEST(CtxAccess, XdpReadsWholeU32FieldsOfXdpMd) {
     const auto& xdp = *prog_type(ProgType::Xdp);
-    EXPECT_EQ(xdp.ctx.size, sizeof(XdpContext));
+    EXPECT_EQ(xdp.ctx.size, sizeof(XdpMd));
     auto ok = [&](size_t off, int32_t size, AccessType t = AccessType::Read) {
         return xdp.ctx.is_valid_access(static_cast<int32_t>(off), size, t);
     };
-    EXPECT_TRUE(ok(offsetof(XdpContext, data), 8));
-    EXPECT_TRUE(ok(offsetof(XdpContext, data_end), 8));
-    EXPECT_TRUE(ok(offsetof(XdpContext, data_meta), 8));
-    EXPECT_TRUE(ok(offsetof(XdpContext, ingress_ifindex), 4));
-    EXPECT_TRUE(ok(offsetof(XdpContext, egress_ifindex), 4));
-    EXPECT_FALSE(ok(offsetof(XdpContext, data), 4));
-    EXPECT_FALSE(ok(offsetof(XdpContext, data), 8, AccessType::Write));
-    EXPECT_FALSE(ok(offsetof(XdpContext, pad), 4));
-    EXPECT_FALSE(ok(sizeof(XdpContext), 8));
+    EXPECT_TRUE(ok(offsetof(XdpMd, data), 4));
+    EXPECT_TRUE(ok(offsetof(XdpMd, data_end), 4));
+    EXPECT_TRUE(ok(offsetof(XdpMd, data_meta), 4));
+    EXPECT_TRUE(ok(offsetof(XdpMd, ingress_ifindex), 4));
+    EXPECT_TRUE(ok(offsetof(XdpMd, egress_ifindex), 4));
+    EXPECT_FALSE(ok(offsetof(XdpMd, data), 8));
+    EXPECT_FALSE(ok(offsetof(XdpMd, data), 2));
+    EXPECT_FALSE(ok(offsetof(XdpMd, data), 4, AccessType::Write));
+    EXPECT_FALSE(ok(2, 4));
+    EXPECT_FALSE(ok(sizeof(XdpMd), 4));
 }
 
 TEST(CtxAccess, TypesWithoutAContextRefuseEverything) {

@@ -160,8 +160,8 @@ TEST(XdpTestRun, PacketInAndOut) {
         xdp(), a,
         [&](const void* c) {
             ++runs;
-            const auto* ctx = static_cast<const XdpContext*>(c);
-            auto* data = reinterpret_cast<uint8_t*>(ctx->data);
+            const auto* ctx = static_cast<const XdpMd*>(c);
+            auto* data = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(ctx->data));
             EXPECT_EQ(ctx->data_end - ctx->data, 64u);
             EXPECT_EQ(ctx->data_meta, ctx->data);
             // Headroom in front, as XDP_PACKET_HEADROOM gives.
@@ -212,9 +212,9 @@ TEST(XdpTestRun, MetadataFromCtx) {
     auto r = test_run(
         xdp(), a,
         [&](const void* c) {
-            const auto* ctx = static_cast<const XdpContext*>(c);
+            const auto* ctx = static_cast<const XdpMd*>(c);
             EXPECT_EQ(ctx->data - ctx->data_meta, 8u);
-            EXPECT_EQ(*reinterpret_cast<const uint8_t*>(ctx->data), 8);
+            EXPECT_EQ(*reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(ctx->data)), 8);
             EXPECT_EQ(ctx->data_end - ctx->data_meta, 40u);
             return uint64_t{2};
         },
