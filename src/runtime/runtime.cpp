@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "exec/interp/interpreter.hpp"
+#include "exec/jit/jit.hpp"
 #include "progs/helpers.hpp"
 #include "progs/kfuncs.hpp"
 #include "verifier/verifier.hpp"
@@ -185,16 +186,34 @@ private:
         imports.kfunc = [kfuncs](int32_t index, int16_t) -> exec::HelperFn {
             return index >= 0 && static_cast<size_t>(index) < kfuncs.size() ? kfuncs[index] : nullptr;
         };
-        if (m_options.engine == Engine::Jit)
-            return fail(make_error(EOPNOTSUPP, "the JIT engine is not built yet; use --engine interp"));
-        exec::interp::Options interp_options;
-        interp_options.trace = m_options.trace;
-        interp_options.trace_sink = m_options.log;
-        auto code = exec::interp::compile(insns, imports, interp_options);
+        auto code = compile(program, insns, imports);
         if (!code) return fail(std::move(code).error());
         prog->m_code = std::move(*code);
         m_loaded->m_programs.push_back(std::move(prog));
         return {};
+    }
+
+    // The chosen engine; the JIT falls back to the interpreter, saying why,
+    // for a program it cannot compile (the interpreter runs everything the
+    // verifier accepts).
+    Result<std::unique_ptr<exec::Program>> compile(const object::Program& program,
+                                                   std::span<const isa::Insn> insns,
+                                                   const exec::Imports& imports) {
+        if (m_options.engine == Engine::Jit && !m_options.trace) {
+            exec::jit::Options jit_options;
+            jit_options.name = program.name;
+            jit_options.log = m_options.log;
+            auto code = exec::jit::compile(insns, imports, jit_options);
+            if (code) return code;
+            if (m_options.log)
+                m_options.log(LogLevel::Warn,
+                              fmt::format("prog '{}': JIT: {}; running it on the interpreter", program.name,
+                                          code.error().to_string()));
+        }
+        exec::interp::Options interp_options;
+        interp_options.trace = m_options.trace;
+        interp_options.trace_sink = m_options.log;
+        return exec::interp::compile(insns, imports, interp_options);
     }
 
     const object::Object& m_object;

@@ -21,16 +21,17 @@ namespace crib::runtime {
 enum class Engine { Interp, Jit };
 
 struct LoadOptions {
-    Engine engine = Engine::Interp;
+    // The JIT by default; a program it cannot compile falls back to the
+    // interpreter with the reason sent to `log`.
+    Engine engine = Engine::Jit;
     LogSink log;
-    // Trace every instruction to `log` (interpreter only).
+    // Trace every instruction to `log`; tracing runs on the interpreter.
     bool trace = false;
-    // Run the verifier on each program before compiling it. Off by default
-    // until every shipped program passes (object_maps' count_packets reads
-    // struct xdp_md offsets crib's xdp context does not have).
-    bool verify = false;
-    // With verify: send the verifier's walk, insn by insn, to `log`
-    // (`crib prog load --log`).
+    // Every program is verified before it is compiled. Turning this off is
+    // for tests of the layers below the verifier, never for running
+    // programs from outside.
+    bool verify = true;
+    // Send the verifier's walk, insn by insn, to `log` (`crib prog load --log`).
     bool verifier_log = false;
 };
 

@@ -29,8 +29,9 @@ Output crib(const std::string& args) {
 
 std::string object(const std::string& name) { return std::string(CRIB_BPF_DIR) + "/" + name; }
 
-// "to be", as the demo's context: u32 length, then the text.
-const char* kDemoCtx = "05000000 746f206265";
+// "to be", as the demo's context: u32 length, then the text, padded to the
+// whole struct (BPF_PROG_RUN wants every byte the program may read).
+const std::string kDemoCtx = "05000000 746f206265" + std::string(2 * 251, '0');
 
 TEST(Cli, HelpExitsZero) {
     for (const char* args : {"--help", "prog --help", "prog run --help", "map --help", "map update --help"}) {
@@ -88,11 +89,13 @@ TEST(Cli, FailuresNameTheCause) {
     const Case cases[] = {
         {"prog run /nonexistent.o", "crib: cannot open object '/nonexistent.o'"},
         {"prog load " + object("runtime_kprobe.bpf.o"), "program type kprobe does not run in user space"},
-        {"prog load " + object("runtime_kfunc.bpf.o"), "kfunc 'bpf_crib_no_such_kfunc' is not available"},
+        {"prog load " + object("runtime_kfunc.bpf.o"), "calling kernel function bpf_crib_no_such_kfunc is not allowed"},
         {"prog run " + object("demo.bpf.o") + " --ctx-hex 0g", "'g' at position 1 is not a hex digit"},
         {"map lookup " + object("demo.bpf.o") + " --map nope --key 00", "no map named 'nope'"},
         {"map lookup " + object("demo.bpf.o") + " --map .rodata --key 00", "--key must be 4 bytes, got 1"},
         {"prog dump " + object("demo.bpf.o") + " --prog nope", "no program named 'nope'"},
+        {"prog run " + object("demo.bpf.o") + " --ctx-hex 05000000",
+         "ctx_size_in 4 is smaller than the program's largest context offset 260"},
     };
     for (const Case& c : cases) {
         Output result = crib(c.args);

@@ -137,8 +137,10 @@ private:
 
 class CribSide {
 public:
+    explicit CribSide(Engine engine) : m_engine(engine) {}
+
     std::string load(const std::string& path) {
-        auto loaded = load_file(path);
+        auto loaded = load_file(path, {.engine = m_engine});
         if (!loaded) return loaded.error().to_string();
         m_object = std::move(*loaded);
         return "";
@@ -188,10 +190,15 @@ private:
         return out;
     }
 
+    Engine m_engine;
     std::unique_ptr<LoadedObject> m_object;
 };
 
-TEST(KernelParity, ParityProgramsAgreeWithTheKernel) {
+class KernelParity : public ::testing::TestWithParam<Engine> {};
+INSTANTIATE_TEST_SUITE_P(Engines, KernelParity, ::testing::Values(Engine::Interp, Engine::Jit),
+                         [](const auto& info) { return info.param == Engine::Jit ? "jit" : "interp"; });
+
+TEST_P(KernelParity, ParityProgramsAgreeWithTheKernel) {
     const std::string path = std::string(CRIB_BPF_DIR) + "/parity.bpf.o";
     KernelSide kernel;
     std::string why;
@@ -201,7 +208,7 @@ TEST(KernelParity, ParityProgramsAgreeWithTheKernel) {
             GTEST_SKIP() << "kernel BPF unavailable here (needs root with CAP_BPF): " << why;
         FAIL() << why;
     }
-    CribSide crib;
+    CribSide crib(GetParam());
     ASSERT_EQ(crib.load(path), "");
 
     const std::vector<std::pair<std::string, ParityCtx>> runs = {

@@ -21,14 +21,34 @@ struct ProgArgs {
     std::string ctx_hex;
     std::string data_file;
     uint32_t repeat = 0;
-    std::string engine = "interp";
+    std::string engine = "jit";
     bool show_maps = false;
+    bool log = false;
 };
 
 Result<runtime::Engine> parse_engine(const std::string& name) {
     if (name == "interp") return runtime::Engine::Interp;
     if (name == "jit") return runtime::Engine::Jit;
     return make_error(EINVAL, "unknown engine '{}' (interp or jit)", name);
+}
+
+// Load options from the command line; --log sends the verifier's walk and
+// the runtime's notes (a JIT fallback) to stderr.
+Result<runtime::LoadOptions> load_options(const ProgArgs& args) {
+    runtime::LoadOptions options;
+    options.engine = CRIB_TRY(parse_engine(args.engine));
+    options.log = [](LogLevel, std::string_view line) {
+        std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+    };
+    if (!args.log) {
+        // Without --log only warnings reach the user.
+        options.log = [](LogLevel level, std::string_view line) {
+            if (level >= LogLevel::Warn)
+                std::fprintf(stderr, "crib: %.*s\n", static_cast<int>(line.size()), line.data());
+        };
+    }
+    options.verifier_log = args.log;
+    return options;
 }
 
 Result<runtime::Prog*> pick_program(const runtime::LoadedObject& loaded, const std::string& name) {
@@ -48,7 +68,9 @@ Json describe_program(const runtime::Prog& prog) {
                 {"name", prog.name()},
                 {"section", prog.section()},
                 {"type", std::string(prog.type().name)},
-                {"insns", prog.insns().size()}};
+                {"insns", prog.insns().size()},
+                {"verified_insns", prog.verified_insns()},
+                {"max_ctx_offset", prog.max_ctx_offset()}};
 }
 
 Json describe_map(const runtime::MapEntry& entry) {
@@ -76,9 +98,9 @@ void print_loaded(const runtime::LoadedObject& loaded) {
 }
 
 int prog_load(const Common& common, const ProgArgs& args) {
-    auto engine = parse_engine(args.engine);
-    if (!engine) return report(common, engine.error());
-    auto loaded = runtime::load_file(args.object, {.engine = *engine});
+    auto options = load_options(args);
+    if (!options) return report(common, options.error());
+    auto loaded = runtime::load_file(args.object, *options);
     if (!loaded) return report(common, loaded.error());
     if (common.json) {
         Json programs = Json::array(), maps = Json::array();
@@ -212,9 +234,9 @@ Result<progs::TestRunResult> run_repeated(const runtime::Prog& prog, std::span<c
 }
 
 int prog_run(const Common& common, const ProgArgs& args) {
-    auto engine = parse_engine(args.engine);
-    if (!engine) return report(common, engine.error());
-    auto loaded = runtime::load_file(args.object, {.engine = *engine});
+    auto options = load_options(args);
+    if (!options) return report(common, options.error());
+    auto loaded = runtime::load_file(args.object, *options);
     if (!loaded) return report(common, loaded.error());
     auto prog = pick_program(**loaded, args.prog);
     if (!prog) return report(common, prog.error());
@@ -286,7 +308,10 @@ void add_prog_commands(CLI::App& app, Common& common) {
     auto add = [&](const char* name, const char* help, int (*run)(const Common&, const ProgArgs&)) {
         return add_object_command(*prog, name, help, common, args, run);
     };
-    add("load", "Load every program (exit non-zero with the reason if one is refused)", prog_load);
+    auto* load = add("load", "Verify and load every program (exit non-zero with the reason if one is refused)",
+                     prog_load);
+    load->add_option("--engine", args->engine, "jit (default) or interp")->check(CLI::IsMember({"interp", "jit"}));
+    load->add_flag("--log", args->log, "Print the verifier's whole walk to stderr");
     add("show", "List the object's programs and maps", prog_show);
     auto* dump = add("dump", "Disassemble programs, with source lines", prog_dump);
     dump->add_option("--prog", args->prog, "Only this program");
@@ -298,7 +323,8 @@ void add_prog_commands(CLI::App& app, Common& common) {
     run->add_option("--repeat", args->repeat,
                     "Run N times; print the mean ns per run (crib runs types whose BPF_PROG_RUN "
                     "takes no repeat count N times itself)");
-    run->add_option("--engine", args->engine, "interp or jit")->check(CLI::IsMember({"interp", "jit"}));
+    run->add_option("--engine", args->engine, "jit (default) or interp")->check(CLI::IsMember({"interp", "jit"}));
+    run->add_flag("--log", args->log, "Print the verifier's whole walk to stderr");
     run->add_flag("--show-maps", args->show_maps, "Print every map's contents after the run");
 }
 
