@@ -140,7 +140,7 @@ void fill_maps(LoadedObject& object) {
 
 int main(int argc, char** argv) {
     const std::string path = std::string(CRIB_BPF_DIR) + "/bench.bpf.o";
-    auto loaded = crib::runtime::load_file(path);
+    auto loaded = crib::runtime::load_file(path, {.engine = crib::runtime::Engine::Interp});
     if (!loaded) {
         std::fprintf(stderr, "crib-bench: %s\n", loaded.error().to_string().c_str());
         return 1;
@@ -148,20 +148,20 @@ int main(int argc, char** argv) {
     g_object = std::move(*loaded);
     fill_maps(*g_object);
     if (!results_agree(*g_object, "interpreter")) return 1;
-    if (auto jit = crib::runtime::load_file(path, {.engine = crib::runtime::Engine::Jit})) {
-        g_jit_object = std::move(*jit);
-        fill_maps(*g_jit_object);
-        if (!results_agree(*g_jit_object, "jit")) return 1;
-    } else {
-        std::fprintf(stderr, "crib-bench: no jit column: %s\n", jit.error().to_string().c_str());
+    auto jit = crib::runtime::load_file(path, {.engine = crib::runtime::Engine::Jit});
+    if (!jit) {
+        std::fprintf(stderr, "crib-bench: %s\n", jit.error().to_string().c_str());
+        return 1;
     }
+    g_jit_object = std::move(*jit);
+    fill_maps(*g_jit_object);
+    if (!results_agree(*g_jit_object, "jit")) return 1;
     for (const Case& c : kCases) {
         benchmark::RegisterBenchmark((std::string("native/") + c.program).c_str(), run_native, &c);
         benchmark::RegisterBenchmark((std::string("interp/") + c.program).c_str(), run_engine,
                                      g_object.get(), &c);
-        if (g_jit_object)
-            benchmark::RegisterBenchmark((std::string("jit/") + c.program).c_str(), run_engine,
-                                         g_jit_object.get(), &c);
+        benchmark::RegisterBenchmark((std::string("jit/") + c.program).c_str(), run_engine,
+                                     g_jit_object.get(), &c);
     }
     benchmark::Initialize(&argc, argv);
     RatioReporter reporter;
