@@ -7,11 +7,11 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 SHELL      := /bin/bash
 
-DEB_PACKAGES = cmake make g++ clang llvm pkg-config python3 \
+DEB_PACKAGES = cmake make g++ clang clang-format llvm pkg-config python3 \
   libelf-dev libbpf-dev zlib1g-dev libfmt-dev nlohmann-json3-dev \
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev libcli11-dev
 
-.PHONY: all deps build asan fuzz test unit-test asan-test fuzz-test conformance demo bench clean format
+.PHONY: all deps build asan fuzz test unit-test asan-test fuzz-test format-check conformance demo bench clean format
 
 all: build
 
@@ -68,6 +68,7 @@ conformance: build
 	$(BUILD)/bin/crib-conformance ../shared/conformance
 
 test: deps
+	$(MAKE) format-check
 	$(MAKE) unit-test
 	$(MAKE) asan-test
 	$(MAKE) fuzz-test
@@ -78,8 +79,15 @@ demo: deps build
 bench: deps build
 	@./bench/run.sh $(BUILD)
 
+# C++ follows .clang-format; BPF C under bpf/, tests/bpf/ and bench/bpf/
+# keeps the kernel's style.
+FORMATTED = $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | grep -v -e '^bpf/' -e '^tests/bpf/' -e '^bench/bpf/')
+
 format:
-	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
+	clang-format -i $(FORMATTED)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMATTED)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

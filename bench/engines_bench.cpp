@@ -30,7 +30,8 @@ std::unique_ptr<LoadedObject> g_jit_object;
 bench_ctx make_ctx() {
     bench_ctx ctx{};
     ctx.len = BENCH_DATA_SIZE;
-    for (unsigned i = 0; i < BENCH_DATA_SIZE; ++i) ctx.data[i] = static_cast<unsigned char>(i * 131 + 7);
+    for (unsigned i = 0; i < BENCH_DATA_SIZE; ++i)
+        ctx.data[i] = static_cast<unsigned char>(i * 131 + 7);
     return ctx;
 }
 
@@ -97,7 +98,8 @@ public:
             if (native <= 0 || interp <= 0) continue;
             std::printf("%-16s %11.1f %11.1f", c.program, native, interp);
             if (jit > 0)
-                std::printf(" %11.1f %9.2fx %9.2fx %9.2fx\n", jit, interp / native, jit / native, jit / interp);
+                std::printf(" %11.1f %9.2fx %9.2fx %9.2fx\n", jit, interp / native, jit / native,
+                            jit / interp);
             else
                 std::printf(" %11s %9.2fx %10s %10s\n", "-", interp / native, "-", "-");
         }
@@ -121,7 +123,8 @@ bool results_agree(const LoadedObject& object, const char* engine) {
         uint64_t got = static_cast<uint32_t>(object.find_program(c.program)->code()->run(&bpf_ctx));
         if (static_cast<uint32_t>(expected) != got) {
             std::fprintf(stderr, "%s: native %#llx, %s %#llx\n", c.program,
-                         static_cast<unsigned long long>(expected), engine, static_cast<unsigned long long>(got));
+                         static_cast<unsigned long long>(expected), engine,
+                         static_cast<unsigned long long>(got));
             agree = false;
         }
     }

@@ -20,17 +20,35 @@ public:
     bool ok() const { return m_state.index() == 0; }
     explicit operator bool() const { return ok(); }
 
-    T& value() & { assert(ok()); return std::get<0>(m_state); }
-    const T& value() const& { assert(ok()); return std::get<0>(m_state); }
-    T&& value() && { assert(ok()); return std::get<0>(std::move(m_state)); }
+    T& value() & {
+        assert(ok());
+        return std::get<0>(m_state);
+    }
+    const T& value() const& {
+        assert(ok());
+        return std::get<0>(m_state);
+    }
+    T&& value() && {
+        assert(ok());
+        return std::get<0>(std::move(m_state));
+    }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-    Error& error() & { assert(!ok()); return std::get<1>(m_state); }
-    const Error& error() const& { assert(!ok()); return std::get<1>(m_state); }
-    Error&& error() && { assert(!ok()); return std::get<1>(std::move(m_state)); }
+    Error& error() & {
+        assert(!ok());
+        return std::get<1>(m_state);
+    }
+    const Error& error() const& {
+        assert(!ok());
+        return std::get<1>(m_state);
+    }
+    Error&& error() && {
+        assert(!ok());
+        return std::get<1>(std::move(m_state));
+    }
 
 private:
     std::variant<T, Error> m_state;
@@ -46,9 +64,18 @@ public:
     explicit operator bool() const { return ok(); }
     void value() const { assert(ok()); }
 
-    Error& error() & { assert(!ok()); return m_error; }
-    const Error& error() const& { assert(!ok()); return m_error; }
-    Error&& error() && { assert(!ok()); return std::move(m_error); }
+    Error& error() & {
+        assert(!ok());
+        return m_error;
+    }
+    const Error& error() const& {
+        assert(!ok());
+        return m_error;
+    }
+    Error&& error() && {
+        assert(!ok());
+        return std::move(m_error);
+    }
 
 private:
     Error m_error{0, {}};
@@ -59,10 +86,9 @@ private:
 
 // Evaluate a Result; on error return it from the enclosing function, else
 // yield the value. Uses a GNU statement expression (g++ and clang).
-#define CRIB_TRY(expr)                                        \
-    ({                                                        \
-        auto crib_try_result_ = (expr);                       \
-        if (!crib_try_result_.ok())                           \
-            return std::move(crib_try_result_).error();       \
-        std::move(crib_try_result_).value();                  \
+#define CRIB_TRY(expr)                                                          \
+    ({                                                                          \
+        auto crib_try_result_ = (expr);                                         \
+        if (!crib_try_result_.ok()) return std::move(crib_try_result_).error(); \
+        std::move(crib_try_result_).value();                                    \
     })

@@ -57,9 +57,9 @@ Error libbpf_error(int err, std::string_view what) {
 
 std::string_view kind_name(Kind kind) {
     static constexpr std::array<std::string_view, 20> kNames{
-        "void",     "int",   "ptr",      "array",  "struct",     "union",    "enum",
-        "fwd",      "typedef", "volatile", "const", "restrict", "func", "func_proto",
-        "var",      "datasec", "float",  "decl_tag", "type_tag", "enum64"};
+        "void", "int",     "ptr",      "array",    "struct",   "union", "enum",
+        "fwd",  "typedef", "volatile", "const",    "restrict", "func",  "func_proto",
+        "var",  "datasec", "float",    "decl_tag", "type_tag", "enum64"};
     auto index = static_cast<size_t>(kind);
     return index < kNames.size() ? kNames[index] : "unknown";
 }
@@ -98,9 +98,13 @@ std::shared_ptr<Btf> Btf::adopt(struct ::btf* handle) {
     return std::shared_ptr<Btf>(new Btf(handle));
 }
 
-Btf::~Btf() { btf__free(m_btf); }
+Btf::~Btf() {
+    btf__free(m_btf);
+}
 
-uint32_t Btf::type_count() const { return btf__type_cnt(m_btf); }
+uint32_t Btf::type_count() const {
+    return btf__type_cnt(m_btf);
+}
 
 const btf_type* Btf::type(TypeId id) const {
     if (id == 0 || !valid(id)) return nullptr;
@@ -135,8 +139,11 @@ TypeId skip_wrappers(const Btf& btf, TypeId id, bool typedefs) {
             case Kind::Volatile:
             case Kind::Const:
             case Kind::Restrict:
-            case Kind::TypeTag: id = btf.type(id)->type; break;
-            default: return id;
+            case Kind::TypeTag:
+                id = btf.type(id)->type;
+                break;
+            default:
+                return id;
         }
     }
     return 0;
@@ -144,9 +151,13 @@ TypeId skip_wrappers(const Btf& btf, TypeId id, bool typedefs) {
 
 }  // namespace
 
-TypeId Btf::skip_modifiers(TypeId id) const { return skip_wrappers(*this, id, true); }
+TypeId Btf::skip_modifiers(TypeId id) const {
+    return skip_wrappers(*this, id, true);
+}
 
-TypeId Btf::skip_qualifiers(TypeId id) const { return skip_wrappers(*this, id, false); }
+TypeId Btf::skip_qualifiers(TypeId id) const {
+    return skip_wrappers(*this, id, false);
+}
 
 TypeId Btf::target(TypeId id) const {
     switch (kind(id)) {
@@ -158,8 +169,10 @@ TypeId Btf::target(TypeId id) const {
         case Kind::TypeTag:
         case Kind::Var:
         case Kind::Func:
-        case Kind::DeclTag: return type(id)->type;
-        default: return 0;
+        case Kind::DeclTag:
+            return type(id)->type;
+        default:
+            return 0;
     }
 }
 
@@ -167,7 +180,8 @@ Result<uint64_t> Btf::size_of(TypeId id) const {
     if (!valid(id)) return make_error(EINVAL, "type id {} out of range", id);
     errno = 0;
     long long size = btf__resolve_size(m_btf, id);
-    if (size < 0) return libbpf_error(static_cast<int>(size), fmt::format("size of {}", describe(id)));
+    if (size < 0)
+        return libbpf_error(static_cast<int>(size), fmt::format("size of {}", describe(id)));
     return static_cast<uint64_t>(size);
 }
 
@@ -197,7 +211,8 @@ std::vector<EnumValue> Btf::enum_values(TypeId id) const {
     } else if (btf_is_enum64(t)) {
         const struct btf_enum64* e = btf_enum64(t);
         for (uint32_t i = 0; i < btf_vlen(t); ++i)
-            out.push_back({string_at(e[i].name_off), static_cast<int64_t>(btf_enum64_value(&e[i]))});
+            out.push_back(
+                {string_at(e[i].name_off), static_cast<int64_t>(btf_enum64_value(&e[i]))});
     }
     return out;
 }
@@ -260,11 +275,22 @@ std::string Btf::describe(TypeId id) const {
         Kind k = kind(id);
         std::string_view n = name(id);
         switch (k) {
-            case Kind::Ptr: suffix = " *" + suffix; id = target(id); continue;
-            case Kind::Const: suffix = " const" + suffix; id = target(id); continue;
-            case Kind::Volatile: suffix = " volatile" + suffix; id = target(id); continue;
+            case Kind::Ptr:
+                suffix = " *" + suffix;
+                id = target(id);
+                continue;
+            case Kind::Const:
+                suffix = " const" + suffix;
+                id = target(id);
+                continue;
+            case Kind::Volatile:
+                suffix = " volatile" + suffix;
+                id = target(id);
+                continue;
             case Kind::Restrict:
-            case Kind::TypeTag: id = target(id); continue;
+            case Kind::TypeTag:
+                id = target(id);
+                continue;
             case Kind::Array: {
                 auto a = array_info(id);
                 suffix = fmt::format("[{}]", a->count) + suffix;
@@ -276,14 +302,16 @@ std::string Btf::describe(TypeId id) const {
             case Kind::Enum:
             case Kind::Enum64:
             case Kind::Fwd: {
-                std::string_view word = k == Kind::Union ? "union"
-                                      : k == Kind::Struct ? "struct"
-                                      : k == Kind::Fwd    ? "fwd"
-                                                          : "enum";
+                std::string_view word = k == Kind::Union    ? "union"
+                                        : k == Kind::Struct ? "struct"
+                                        : k == Kind::Fwd    ? "fwd"
+                                                            : "enum";
                 return fmt::format("{} {}", word, n.empty() ? "(anon)" : n) + suffix;
             }
-            case Kind::FuncProto: return "func_proto" + suffix;
-            default: return std::string(n.empty() ? kind_name(k) : n) + suffix;
+            case Kind::FuncProto:
+                return "func_proto" + suffix;
+            default:
+                return std::string(n.empty() ? kind_name(k) : n) + suffix;
         }
     }
     return "<type loop>";

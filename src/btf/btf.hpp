@@ -22,8 +22,26 @@ using TypeId = uint32_t;
 
 // The kernel's BTF_KIND_* numbering, so values convert both ways.
 enum class Kind : uint8_t {
-    Void = 0, Int, Ptr, Array, Struct, Union, Enum, Fwd, Typedef, Volatile, Const, Restrict,
-    Func, FuncProto, Var, Datasec, Float, DeclTag, TypeTag, Enum64,
+    Void = 0,
+    Int,
+    Ptr,
+    Array,
+    Struct,
+    Union,
+    Enum,
+    Fwd,
+    Typedef,
+    Volatile,
+    Const,
+    Restrict,
+    Func,
+    FuncProto,
+    Var,
+    Datasec,
+    Float,
+    DeclTag,
+    TypeTag,
+    Enum64,
 };
 
 std::string_view kind_name(Kind kind);
@@ -93,7 +111,7 @@ public:
     TypeId target(TypeId id) const;
     Result<uint64_t> size_of(TypeId id) const;
 
-    std::vector<Member> members(TypeId id) const;   // struct/union
+    std::vector<Member> members(TypeId id) const;         // struct/union
     std::vector<EnumValue> enum_values(TypeId id) const;  // enum/enum64
     bool enum_is_signed(TypeId id) const;
     std::optional<IntInfo> int_info(TypeId id) const;
@@ -110,7 +128,9 @@ public:
     // Human-readable type, for messages: "struct task_struct", "u32 *".
     std::string describe(TypeId id) const;
 
-    struct ::btf* handle() const { return m_btf; }
+    struct ::btf* handle() const {
+        return m_btf;
+    }
 
 private:
     explicit Btf(struct ::btf* handle) : m_btf(handle) {}

@@ -19,8 +19,8 @@ using isa::Callable;
 using isa::HelperFn;
 
 using isa::kHelperTailCall;
-inline constexpr int kMaxTailCalls = 33;         // MAX_TAIL_CALL_CNT
-inline constexpr int kMaxCallDepth = 8;          // MAX_CALL_FRAMES
+inline constexpr int kMaxTailCalls = 33;  // MAX_TAIL_CALL_CNT
+inline constexpr int kMaxCallDepth = 8;   // MAX_CALL_FRAMES
 
 // What the program calls, resolved by the runtime. A null function means the
 // id is unknown: the engine refuses the program, naming the instruction.

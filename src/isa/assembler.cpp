@@ -41,7 +41,8 @@ Shape shape_of(const OpInfo& row) {
         case Kind::Alu:
             if (row.operation == Operation::Neg) return make({Dst});
             return row.source_is_reg() ? make({Dst, Src}) : make({Dst, Imm});
-        case Kind::Endian: return make({Dst});
+        case Kind::Endian:
+            return make({Dst});
         case Kind::Jump:
             if (row.operation == Operation::Ja)
                 return row.uses(Field::Imm) ? make({TargetImm}) : make({TargetOff});
@@ -50,13 +51,18 @@ Shape shape_of(const OpInfo& row) {
             if (row.operation == Operation::Local) return make({TargetImm});
             if (row.operation == Operation::Indirect) return make({Dst});
             return make({Imm});
-        case Kind::Exit: return make({});
-        case Kind::Load: return make({Dst, SrcMem});
+        case Kind::Exit:
+            return make({});
+        case Kind::Load:
+            return make({Dst, SrcMem});
         case Kind::Store:
             return row.operation == Operation::StoreReg ? make({DstMem, Src}) : make({DstMem, Imm});
-        case Kind::Atomic: return make({DstMem, Src});
-        case Kind::Lddw: return make({Dst, Imm64});
-        case Kind::LddwTail: break;
+        case Kind::Atomic:
+            return make({DstMem, Src});
+        case Kind::Lddw:
+            return make({Dst, Imm64});
+        case Kind::LddwTail:
+            break;
     }
     return make({});
 }
@@ -69,8 +75,8 @@ struct Alias {
     std::string_view text;
 };
 constexpr Alias kAliases[] = {
-    {"swap16", "bswap16"},    {"swap32", "bswap32"},          {"swap64", "bswap64"},
-    {"call", "callx"},        {"call helper", "call"},        {"call runtime", "call kfunc"},
+    {"swap16", "bswap16"}, {"swap32", "bswap32"},   {"swap64", "bswap64"},
+    {"call", "callx"},     {"call helper", "call"}, {"call runtime", "call kfunc"},
 };
 
 // Rows a mnemonic may stand for; operands pick among them (add: imm or reg).
@@ -122,7 +128,8 @@ std::optional<Number> parse_number(std::string_view text) {
         text.remove_prefix(2);
     }
     if (text.empty()) return std::nullopt;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number.magnitude, base);
+    auto [end, ec] =
+        std::from_chars(text.data(), text.data() + text.size(), number.magnitude, base);
     if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
     return number;
 }
@@ -157,7 +164,8 @@ public:
         while (!source.empty()) {
             size_t newline = source.find('\n');
             std::string_view line = source.substr(0, newline);
-            source = newline == std::string_view::npos ? std::string_view{} : source.substr(newline + 1);
+            source =
+                newline == std::string_view::npos ? std::string_view{} : source.substr(newline + 1);
             ++line_number;
             m_line = line_number;
             if (auto ok = parse_line(line); !ok) return fail(ok.error().message());
@@ -176,7 +184,8 @@ public:
             if (shape.operands[shape.count - 1] == Operand::TargetImm) {
                 insn.imm = static_cast<int32_t>(delta);
             } else {
-                if (delta < std::numeric_limits<int16_t>::min() || delta > std::numeric_limits<int16_t>::max())
+                if (delta < std::numeric_limits<int16_t>::min() ||
+                    delta > std::numeric_limits<int16_t>::max())
                     return fail("Jump to " + pending.label + " out of 16-bit range");
                 insn.off = static_cast<int16_t>(delta);
             }
@@ -192,7 +201,8 @@ private:
     Result<void> error(std::string message) const { return Error(EINVAL, std::move(message)); }
 
     Result<void> parse_line(std::string_view line) {
-        if (size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        if (size_t hash = line.find('#'); hash != std::string_view::npos)
+            line = line.substr(0, hash);
         line = trim(line);
         if (line.empty()) return {};
 
@@ -245,13 +255,15 @@ private:
             Shape shape = shape_of(info(op));
             if (shape.count != operands.size()) continue;
             if (!chosen) chosen = &op;
-            if (std::equal(operands.begin(), operands.end(), shape.operands.begin(), classes_match)) {
+            if (std::equal(operands.begin(), operands.end(), shape.operands.begin(),
+                           classes_match)) {
                 chosen = &op;
                 break;
             }
         }
         if (!chosen) {
-            if (info(rows[0]).kind == Kind::Atomic) return error("Invalid number of operands for lock");
+            if (info(rows[0]).kind == Kind::Atomic)
+                return error("Invalid number of operands for lock");
             return error("Invalid number of operands for mnemonic: " + mnemonic);
         }
 
@@ -263,9 +275,15 @@ private:
         for (size_t i = 0; i < shape.count; ++i) {
             std::string_view text = operands[i];
             switch (shape.operands[i]) {
-                case Operand::Dst: insn.dst = CRIB_TRY(reg(text)); break;
-                case Operand::Src: insn.src = CRIB_TRY(reg(text)); break;
-                case Operand::Imm: insn.imm = CRIB_TRY(imm32(text)); break;
+                case Operand::Dst:
+                    insn.dst = CRIB_TRY(reg(text));
+                    break;
+                case Operand::Src:
+                    insn.src = CRIB_TRY(reg(text));
+                    break;
+                case Operand::Imm:
+                    insn.imm = CRIB_TRY(imm32(text));
+                    break;
                 case Operand::Imm64: {
                     auto number = parse_number(text);
                     auto value = number ? fit(*number, 64) : std::nullopt;
@@ -315,10 +333,13 @@ private:
         bool is_mem = text.starts_with('[');
         switch (operand) {
             case Operand::Dst:
-            case Operand::Src: return is_reg;
+            case Operand::Src:
+                return is_reg;
             case Operand::SrcMem:
-            case Operand::DstMem: return is_mem;
-            default: return !is_reg && !is_mem;
+            case Operand::DstMem:
+                return is_mem;
+            default:
+                return !is_reg && !is_mem;
         }
     }
 
@@ -381,7 +402,9 @@ private:
 
 }  // namespace
 
-Result<std::vector<Insn>> assemble(std::string_view source) { return Assembler().run(source); }
+Result<std::vector<Insn>> assemble(std::string_view source) {
+    return Assembler().run(source);
+}
 
 std::string_view strip_line_prefix(std::string_view message) {
     if (!message.starts_with("line ")) return message;

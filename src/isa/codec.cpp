@@ -23,10 +23,14 @@ constexpr OpcodeIndex kIndex;
 
 int32_t selector_field(const enc::RawInsn& raw, Selector selector) {
     switch (selector) {
-        case Selector::None: return 0;
-        case Selector::Off: return raw.off;
-        case Selector::Imm: return raw.imm;
-        case Selector::Src: return raw.src;
+        case Selector::None:
+            return 0;
+        case Selector::Off:
+            return raw.off;
+        case Selector::Imm:
+            return raw.imm;
+        case Selector::Src:
+            return raw.src;
     }
     return 0;
 }
@@ -70,10 +74,17 @@ Result<Op> find_row(const enc::RawInsn& raw) {
 Insn with_selector(Insn insn) {
     const OpInfo& row = insn.info();
     switch (row.selector) {
-        case Selector::None: break;
-        case Selector::Off: insn.off = static_cast<int16_t>(row.selector_value); break;
-        case Selector::Imm: insn.imm = row.selector_value; break;
-        case Selector::Src: insn.src = static_cast<uint8_t>(row.selector_value); break;
+        case Selector::None:
+            break;
+        case Selector::Off:
+            insn.off = static_cast<int16_t>(row.selector_value);
+            break;
+        case Selector::Imm:
+            insn.imm = row.selector_value;
+            break;
+        case Selector::Src:
+            insn.src = static_cast<uint8_t>(row.selector_value);
+            break;
     }
     return insn;
 }
@@ -92,13 +103,14 @@ Result<std::vector<Insn>> decode(std::span<const enc::RawInsn> raw) {
         Insn insn{*op, raw[pc].dst, raw[pc].src, raw[pc].off, raw[pc].imm};
         program.push_back(insn);
         if (row.kind != Kind::Lddw) continue;
-        if (pc + 1 >= raw.size()) return fail(make_error(EINVAL, "lddw is missing its second slot"));
+        if (pc + 1 >= raw.size())
+            return fail(make_error(EINVAL, "lddw is missing its second slot"));
         const enc::RawInsn& tail = raw[++pc];
         if (tail.opcode != 0 || tail.dst != 0 || tail.src != 0 || tail.off != 0)
             return std::move(make_error(EINVAL, "second slot of lddw must be zero but for imm")
                                  .at_insn(static_cast<int64_t>(pc)));
-        program.back().imm64 =
-            static_cast<uint32_t>(raw[pc - 1].imm) | static_cast<uint64_t>(static_cast<uint32_t>(tail.imm)) << 32;
+        program.back().imm64 = static_cast<uint32_t>(raw[pc - 1].imm) |
+                               static_cast<uint64_t>(static_cast<uint32_t>(tail.imm)) << 32;
         program.push_back(Insn{Op::lddw_tail, 0, 0, 0, tail.imm});
     }
     return program;

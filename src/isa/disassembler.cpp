@@ -12,18 +12,17 @@ struct Spelling {
     std::string_view symbol;
 };
 constexpr Spelling kSymbols[] = {
-    {Operation::Add, "+="},   {Operation::Sub, "-="},      {Operation::Mul, "*="},
-    {Operation::Div, "/="},   {Operation::Sdiv, "s/="},    {Operation::Or, "|="},
-    {Operation::And, "&="},   {Operation::Lsh, "<<="},     {Operation::Rsh, ">>="},
-    {Operation::Mod, "%="},   {Operation::Smod, "s%="},    {Operation::Xor, "^="},
-    {Operation::Mov, "="},    {Operation::Movsx, "="},     {Operation::Arsh, "s>>="},
-    {Operation::Jeq, "=="},   {Operation::Jgt, ">"},       {Operation::Jge, ">="},
-    {Operation::Jset, "&"},   {Operation::Jne, "!="},      {Operation::Jsgt, "s>"},
-    {Operation::Jsge, "s>="}, {Operation::Jlt, "<"},       {Operation::Jle, "<="},
-    {Operation::Jslt, "s<"},  {Operation::Jsle, "s<="},
-    {Operation::AtomicAdd, "+="}, {Operation::AtomicOr, "|="}, {Operation::AtomicAnd, "&="},
-    {Operation::AtomicXor, "^="},
-    {Operation::FetchAdd, "add"}, {Operation::FetchOr, "or"}, {Operation::FetchAnd, "and"},
+    {Operation::Add, "+="},       {Operation::Sub, "-="},       {Operation::Mul, "*="},
+    {Operation::Div, "/="},       {Operation::Sdiv, "s/="},     {Operation::Or, "|="},
+    {Operation::And, "&="},       {Operation::Lsh, "<<="},      {Operation::Rsh, ">>="},
+    {Operation::Mod, "%="},       {Operation::Smod, "s%="},     {Operation::Xor, "^="},
+    {Operation::Mov, "="},        {Operation::Movsx, "="},      {Operation::Arsh, "s>>="},
+    {Operation::Jeq, "=="},       {Operation::Jgt, ">"},        {Operation::Jge, ">="},
+    {Operation::Jset, "&"},       {Operation::Jne, "!="},       {Operation::Jsgt, "s>"},
+    {Operation::Jsge, "s>="},     {Operation::Jlt, "<"},        {Operation::Jle, "<="},
+    {Operation::Jslt, "s<"},      {Operation::Jsle, "s<="},     {Operation::AtomicAdd, "+="},
+    {Operation::AtomicOr, "|="},  {Operation::AtomicAnd, "&="}, {Operation::AtomicXor, "^="},
+    {Operation::FetchAdd, "add"}, {Operation::FetchOr, "or"},   {Operation::FetchAnd, "and"},
     {Operation::FetchXor, "xor"},
 };
 
@@ -35,23 +34,32 @@ std::string_view symbol(Operation operation) {
 
 std::string_view unsigned_type(int size) {
     switch (size) {
-        case 1: return "u8";
-        case 2: return "u16";
-        case 4: return "u32";
-        default: return "u64";
+        case 1:
+            return "u8";
+        case 2:
+            return "u16";
+        case 4:
+            return "u32";
+        default:
+            return "u64";
     }
 }
 
 std::string_view signed_type(int size) {
     switch (size) {
-        case 1: return "s8";
-        case 2: return "s16";
-        default: return "s32";
+        case 1:
+            return "s8";
+        case 2:
+            return "s16";
+        default:
+            return "s32";
     }
 }
 
 // Registers print as wN in 32-bit ALU and JMP32 instructions.
-char reg_prefix(const OpInfo& row) { return row.width == 32 ? 'w' : 'r'; }
+char reg_prefix(const OpInfo& row) {
+    return row.width == 32 ? 'w' : 'r';
+}
 
 std::string lddw_operand(const Insn& insn, int pc, const DisasmOptions& options) {
     if (options.imm_name) {
@@ -61,13 +69,20 @@ std::string lddw_operand(const Insn& insn, int pc, const DisasmOptions& options)
     int32_t low = insn.imm;
     uint32_t high = static_cast<uint32_t>(insn.imm64 >> 32);
     switch (insn.info().operation) {
-        case Operation::MapFd: return fmt::format("map[fd:{}]", low);
-        case Operation::MapValue: return fmt::format("map[fd:{}][0]+{}", low, high);
-        case Operation::MapIdx: return fmt::format("map[idx:{}]", low);
-        case Operation::MapIdxValue: return fmt::format("map[idx:{}][0]+{}", low, high);
-        case Operation::BtfId: return fmt::format("btf_id[{}]", low);
-        case Operation::Func: return fmt::format("func pc{:+d}", low);
-        default: return fmt::format("{:#x}", insn.imm64);
+        case Operation::MapFd:
+            return fmt::format("map[fd:{}]", low);
+        case Operation::MapValue:
+            return fmt::format("map[fd:{}][0]+{}", low, high);
+        case Operation::MapIdx:
+            return fmt::format("map[idx:{}]", low);
+        case Operation::MapIdxValue:
+            return fmt::format("map[idx:{}][0]+{}", low, high);
+        case Operation::BtfId:
+            return fmt::format("btf_id[{}]", low);
+        case Operation::Func:
+            return fmt::format("func pc{:+d}", low);
+        default:
+            return fmt::format("{:#x}", insn.imm64);
     }
 }
 
@@ -89,12 +104,13 @@ std::string text_of(const Insn& insn, int pc, const DisasmOptions& options) {
             if (row.operation == Operation::Neg)
                 return fmt::format("{}{} = -{}{}", r, insn.dst, r, insn.dst);
             if (row.operation == Operation::Movsx)
-                return fmt::format("{}{} = ({}){}{}", r, insn.dst, signed_type(row.size), r, insn.src);
+                return fmt::format("{}{} = ({}){}{}", r, insn.dst, signed_type(row.size), r,
+                                   insn.src);
             if (row.source_is_reg())
                 return fmt::format("{}{} {} {}{}", r, insn.dst, symbol(row.operation), r, insn.src);
             return fmt::format("{}{} {} {}", r, insn.dst, symbol(row.operation), insn.imm);
         case Kind::Endian: {
-            std::string_view name = row.operation == Operation::Swap ? "bswap"
+            std::string_view name = row.operation == Operation::Swap   ? "bswap"
                                     : row.operation == Operation::ToBe ? "be"
                                                                        : "le";
             return fmt::format("r{} = {}{} r{}", insn.dst, name, row.size * 8, insn.dst);
@@ -104,8 +120,8 @@ std::string text_of(const Insn& insn, int pc, const DisasmOptions& options) {
                 return row.uses(Field::Imm) ? fmt::format("gotol pc{:+d}", insn.imm)
                                             : fmt::format("goto pc{:+d}", insn.off);
             if (row.source_is_reg())
-                return fmt::format("if {}{} {} {}{} goto pc{:+d}", r, insn.dst, symbol(row.operation), r,
-                                   insn.src, insn.off);
+                return fmt::format("if {}{} {} {}{} goto pc{:+d}", r, insn.dst,
+                                   symbol(row.operation), r, insn.src, insn.off);
             return fmt::format("if {}{} {} {:#x} goto pc{:+d}", r, insn.dst, symbol(row.operation),
                                static_cast<uint32_t>(insn.imm), insn.off);
         case Kind::Load:
@@ -115,10 +131,10 @@ std::string text_of(const Insn& insn, int pc, const DisasmOptions& options) {
                                insn.src, insn.off);
         case Kind::Store:
             if (row.operation == Operation::StoreReg)
-                return fmt::format("*({} *)(r{} {:+d}) = r{}", unsigned_type(row.size), insn.dst, insn.off,
-                                   insn.src);
-            return fmt::format("*({} *)(r{} {:+d}) = {}", unsigned_type(row.size), insn.dst, insn.off,
-                               insn.imm);
+                return fmt::format("*({} *)(r{} {:+d}) = r{}", unsigned_type(row.size), insn.dst,
+                                   insn.off, insn.src);
+            return fmt::format("*({} *)(r{} {:+d}) = {}", unsigned_type(row.size), insn.dst,
+                               insn.off, insn.imm);
         case Kind::Atomic: {
             std::string_view type = unsigned_type(row.size);
             std::string_view bits = row.width == 64 ? "64" : "";
@@ -130,20 +146,25 @@ std::string text_of(const Insn& insn, int pc, const DisasmOptions& options) {
                     return fmt::format("lock *({} *)(r{} {:+d}) {} r{}", type, insn.dst, insn.off,
                                        symbol(row.operation), insn.src);
                 case Operation::Xchg:
-                    return fmt::format("r{} = atomic{}_xchg(({} *)(r{} {:+d}), r{})", insn.src, bits, type,
-                                       insn.dst, insn.off, insn.src);
+                    return fmt::format("r{} = atomic{}_xchg(({} *)(r{} {:+d}), r{})", insn.src,
+                                       bits, type, insn.dst, insn.off, insn.src);
                 case Operation::Cmpxchg:
-                    return fmt::format("r0 = atomic{}_cmpxchg(({} *)(r{} {:+d}), r0, r{})", bits, type,
-                                       insn.dst, insn.off, insn.src);
+                    return fmt::format("r0 = atomic{}_cmpxchg(({} *)(r{} {:+d}), r0, r{})", bits,
+                                       type, insn.dst, insn.off, insn.src);
                 default:
-                    return fmt::format("r{} = atomic{}_fetch_{}(({} *)(r{} {:+d}), r{})", insn.src, bits,
-                                       symbol(row.operation), type, insn.dst, insn.off, insn.src);
+                    return fmt::format("r{} = atomic{}_fetch_{}(({} *)(r{} {:+d}), r{})", insn.src,
+                                       bits, symbol(row.operation), type, insn.dst, insn.off,
+                                       insn.src);
             }
         }
-        case Kind::Lddw: return fmt::format("r{} = {}", insn.dst, lddw_operand(insn, pc, options));
-        case Kind::LddwTail: return {};
-        case Kind::Call: return call_text(insn, pc, options);
-        case Kind::Exit: return "exit";
+        case Kind::Lddw:
+            return fmt::format("r{} = {}", insn.dst, lddw_operand(insn, pc, options));
+        case Kind::LddwTail:
+            return {};
+        case Kind::Call:
+            return call_text(insn, pc, options);
+        case Kind::Exit:
+            return "exit";
     }
     return {};
 }

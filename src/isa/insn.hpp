@@ -30,20 +30,68 @@ enum class Kind : uint8_t { Alu, Endian, Jump, Load, Store, Atomic, Lddw, LddwTa
 enum class Operation : uint8_t {
     None,
     // Alu
-    Add, Sub, Mul, Div, Sdiv, Or, And, Lsh, Rsh, Neg, Mod, Smod, Xor, Mov, Movsx, Arsh,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Sdiv,
+    Or,
+    And,
+    Lsh,
+    Rsh,
+    Neg,
+    Mod,
+    Smod,
+    Xor,
+    Mov,
+    Movsx,
+    Arsh,
     // Endian
-    ToLe, ToBe, Swap,
+    ToLe,
+    ToBe,
+    Swap,
     // Jump
-    Ja, Jeq, Jgt, Jge, Jset, Jne, Jsgt, Jsge, Jlt, Jle, Jslt, Jsle,
+    Ja,
+    Jeq,
+    Jgt,
+    Jge,
+    Jset,
+    Jne,
+    Jsgt,
+    Jsge,
+    Jlt,
+    Jle,
+    Jslt,
+    Jsle,
     // Load / Store
-    Load, LoadSx, Store, StoreReg,
+    Load,
+    LoadSx,
+    Store,
+    StoreReg,
     // Atomic
-    AtomicAdd, AtomicOr, AtomicAnd, AtomicXor, FetchAdd, FetchOr, FetchAnd, FetchXor, Xchg,
+    AtomicAdd,
+    AtomicOr,
+    AtomicAnd,
+    AtomicXor,
+    FetchAdd,
+    FetchOr,
+    FetchAnd,
+    FetchXor,
+    Xchg,
     Cmpxchg,
     // Lddw: what the 64-bit immediate means (the src pseudo field)
-    Imm64, MapFd, MapValue, BtfId, Func, MapIdx, MapIdxValue,
+    Imm64,
+    MapFd,
+    MapValue,
+    BtfId,
+    Func,
+    MapIdx,
+    MapIdxValue,
     // Call
-    Helper, Local, Kfunc, Indirect,
+    Helper,
+    Local,
+    Kfunc,
+    Indirect,
     Exit,
 };
 
@@ -71,14 +119,24 @@ struct OpInfo {
 };
 
 inline constexpr std::array<OpInfo, kOpCount> kOps{{
-#define CRIB_INSN(name, text, opcode, sel, selv, kind, op, width, size, fields)             \
-    OpInfo{#name, text, static_cast<uint8_t>(opcode), Selector::sel, static_cast<int32_t>(selv), \
-           Kind::kind, Operation::op, width, size, static_cast<uint8_t>(fields)},
+#define CRIB_INSN(name, text, opcode, sel, selv, kind, op, width, size, fields) \
+    OpInfo{#name,                                                               \
+           text,                                                                \
+           static_cast<uint8_t>(opcode),                                        \
+           Selector::sel,                                                       \
+           static_cast<int32_t>(selv),                                          \
+           Kind::kind,                                                          \
+           Operation::op,                                                       \
+           width,                                                               \
+           size,                                                                \
+           static_cast<uint8_t>(fields)},
 #include "isa/insn.def"
 #undef CRIB_INSN
 }};
 
-constexpr const OpInfo& info(Op op) { return kOps[static_cast<size_t>(op)]; }
+constexpr const OpInfo& info(Op op) {
+    return kOps[static_cast<size_t>(op)];
+}
 
 inline constexpr int kRegisterCount = 11;  // r0..r10
 inline constexpr int kFramePointer = 10;

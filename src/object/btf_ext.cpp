@@ -59,14 +59,19 @@ Result<std::vector<ExtSection<Record>>> parse_block(std::span<const uint8_t> byt
 }  // namespace
 
 Result<BtfExt> parse_btf_ext(std::span<const uint8_t> bytes, const btf::Btf& btf) {
-    if (bytes.size() < kMinHeader) return make_error(EINVAL, ".BTF.ext too short ({} bytes)", bytes.size());
+    if (bytes.size() < kMinHeader)
+        return make_error(EINVAL, ".BTF.ext too short ({} bytes)", bytes.size());
     uint16_t magic;
     std::memcpy(&magic, bytes.data(), sizeof(magic));
-    if (magic != kMagic) return std::move(make_error(EINVAL, "bad .BTF.ext magic {:#x}", magic).at_offset(0));
-    if (bytes[2] != 1) return std::move(make_error(EINVAL, "unsupported .BTF.ext version {}", bytes[2]).at_offset(2));
+    if (magic != kMagic)
+        return std::move(make_error(EINVAL, "bad .BTF.ext magic {:#x}", magic).at_offset(0));
+    if (bytes[2] != 1)
+        return std::move(
+            make_error(EINVAL, "unsupported .BTF.ext version {}", bytes[2]).at_offset(2));
     uint32_t header_len = read_u32(bytes, 4);
     if (header_len < kMinHeader || header_len > bytes.size())
-        return std::move(make_error(EINVAL, "bad .BTF.ext header length {}", header_len).at_offset(4));
+        return std::move(
+            make_error(EINVAL, "bad .BTF.ext header length {}", header_len).at_offset(4));
     BtfExt ext;
     ext.func_info = CRIB_TRY(parse_block<ExtFuncInfo>(bytes, header_len, read_u32(bytes, 8),
                                                       read_u32(bytes, 12), btf, "func_info"));

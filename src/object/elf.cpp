@@ -33,7 +33,8 @@ Result<std::string> string_in(std::span<const uint8_t> table, uint64_t offset) {
     const auto* begin = table.data() + offset;
     const void* end = std::memchr(begin, 0, table.size() - offset);
     if (!end) return make_error(EINVAL, "string at {} is not terminated", offset);
-    return std::string(reinterpret_cast<const char*>(begin), static_cast<const uint8_t*>(end) - begin);
+    return std::string(reinterpret_cast<const char*>(begin),
+                       static_cast<const uint8_t*>(end) - begin);
 }
 
 Error elf_error(std::string_view what) {
@@ -42,7 +43,9 @@ Error elf_error(std::string_view what) {
 
 }  // namespace
 
-bool Section::executable() const { return type == SHT_PROGBITS && (flags & SHF_EXECINSTR); }
+bool Section::executable() const {
+    return type == SHT_PROGBITS && (flags & SHF_EXECINSTR);
+}
 
 Error section_error(const Section& section, Error error) {
     error.in_section(section.name.empty() ? fmt::format("#{}", section.index) : section.name);
@@ -69,24 +72,30 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
     if (header.e_ident[EI_DATA] != ELFDATA2LSB)
         return std::move(make_error(EINVAL, "not a little-endian ELF file").at_offset(EI_DATA));
     if (header.e_machine != EM_BPF)
-        return std::move(make_error(EINVAL, "ELF machine {} is not BPF ({})", header.e_machine, EM_BPF)
-                             .at_offset(offsetof(Elf64_Ehdr, e_machine)));
+        return std::move(
+            make_error(EINVAL, "ELF machine {} is not BPF ({})", header.e_machine, EM_BPF)
+                .at_offset(offsetof(Elf64_Ehdr, e_machine)));
     if (header.e_type != ET_REL)
-        return std::move(make_error(EINVAL, "ELF type {} is not a relocatable object", header.e_type)
-                             .at_offset(offsetof(Elf64_Ehdr, e_type)));
+        return std::move(
+            make_error(EINVAL, "ELF type {} is not a relocatable object", header.e_type)
+                .at_offset(offsetof(Elf64_Ehdr, e_type)));
     if (header.e_shentsize != sizeof(Elf64_Shdr))
         return std::move(make_error(EINVAL, "section header size {} is not {}", header.e_shentsize,
                                     sizeof(Elf64_Shdr))
                              .at_offset(offsetof(Elf64_Ehdr, e_shentsize)));
     if (header.e_shnum != 0 &&
         !range_ok(header.e_shoff, uint64_t{header.e_shnum} * sizeof(Elf64_Shdr), bytes.size()))
-        return std::move(make_error(EINVAL, "section header table ({} entries at {:#x}) is past the end of the file ({} bytes)",
-                                    header.e_shnum, header.e_shoff, bytes.size())
-                             .at_offset(offsetof(Elf64_Ehdr, e_shoff)));
+        return std::move(
+            make_error(
+                EINVAL,
+                "section header table ({} entries at {:#x}) is past the end of the file ({} bytes)",
+                header.e_shnum, header.e_shoff, bytes.size())
+                .at_offset(offsetof(Elf64_Ehdr, e_shoff)));
 
     if (header.e_shoff % alignof(Elf64_Shdr) != 0)
-        return std::move(make_error(EINVAL, "section header table offset {:#x} is not aligned", header.e_shoff)
-                             .at_offset(offsetof(Elf64_Ehdr, e_shoff)));
+        return std::move(
+            make_error(EINVAL, "section header table offset {:#x} is not aligned", header.e_shoff)
+                .at_offset(offsetof(Elf64_Ehdr, e_shoff)));
 
     ElfFile file;
     file.m_bytes.assign(bytes.begin(), bytes.end());
@@ -105,7 +114,8 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
         return elf_error("cannot read the section name table index");
     if (count == 0) return make_error(EINVAL, "object has no sections");
     if (names_index >= count)
-        return std::move(make_error(EINVAL, "section name table index {} out of range ({} sections)",
+        return std::move(make_error(EINVAL,
+                                    "section name table index {} out of range ({} sections)",
                                     names_index, count)
                              .at_offset(offsetof(Elf64_Ehdr, e_shstrndx)));
 
@@ -115,7 +125,8 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
         GElf_Shdr copy;
         GElf_Shdr* shdr = scn ? gelf_getshdr(scn, &copy) : nullptr;
         uint64_t where = header.e_shoff + i * sizeof(Elf64_Shdr);
-        if (!shdr) return std::move(elf_error(fmt::format("section #{}: bad header", i)).at_offset(where));
+        if (!shdr)
+            return std::move(elf_error(fmt::format("section #{}: bad header", i)).at_offset(where));
         Section& s = file.m_sections[i];
         s.index = i;
         s.type = shdr->sh_type;
@@ -128,7 +139,9 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
         s.name = fmt::format("#{}", i);
         if (s.type != SHT_NOBITS && s.type != SHT_NULL) {
             if (!range_ok(s.offset, s.size, bytes.size()))
-                return std::move(make_error(EINVAL, "section #{} data ({} bytes at {:#x}) is past the end of the file ({} bytes)",
+                return std::move(make_error(EINVAL,
+                                            "section #{} data ({} bytes at {:#x}) is past the end "
+                                            "of the file ({} bytes)",
                                             i, s.size, s.offset, bytes.size())
                                      .at_offset(where));
             s.data = std::span<const uint8_t>(file.m_bytes.data() + s.offset, s.size);
@@ -137,14 +150,18 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
     // Names only after every range is known good: the name table is a section too.
     const Section& names = file.m_sections[names_index];
     if (names.type != SHT_STRTAB)
-        return std::move(make_error(EINVAL, "section name table #{} is not a string table", names_index)
-                             .at_offset(offsetof(Elf64_Ehdr, e_shstrndx)));
+        return std::move(
+            make_error(EINVAL, "section name table #{} is not a string table", names_index)
+                .at_offset(offsetof(Elf64_Ehdr, e_shstrndx)));
     for (size_t i = 1; i < count; ++i) {
         GElf_Shdr shdr;
-        if (!gelf_getshdr(elf_getscn(elf.get(), i), &shdr)) return elf_error("cannot reread a section header");
+        if (!gelf_getshdr(elf_getscn(elf.get(), i), &shdr))
+            return elf_error("cannot reread a section header");
         auto name = string_in(names.data, shdr.sh_name);
         if (!name)
-            return std::move(std::move(name).error().in_section(fmt::format("#{}", i))
+            return std::move(std::move(name)
+                                 .error()
+                                 .in_section(fmt::format("#{}", i))
                                  .at_offset(header.e_shoff + i * sizeof(Elf64_Shdr)));
         file.m_sections[i].name = std::move(*name);
     }
@@ -158,10 +175,10 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
               [](const Section* a, const Section* b) { return a->offset < b->offset; });
     for (size_t i = 1; i < placed.size(); ++i)
         if (placed[i - 1]->offset + placed[i - 1]->size > placed[i]->offset)
-            return std::move(section_error(*placed[i],
-                                           make_error(EINVAL, "section data overlaps section '{}'",
-                                                      placed[i - 1]->name))
-                                 .at_offset(placed[i]->offset));
+            return std::move(
+                section_error(*placed[i], make_error(EINVAL, "section data overlaps section '{}'",
+                                                     placed[i - 1]->name))
+                    .at_offset(placed[i]->offset));
 
     const Section* symtab = nullptr;
     for (const auto& s : file.m_sections) {
@@ -174,8 +191,9 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
         return section_error(*symtab, make_error(EINVAL, "bad symbol entry size {} for {} bytes",
                                                  symtab->entsize, symtab->size));
     if (symtab->link >= count || file.m_sections[symtab->link].type != SHT_STRTAB)
-        return section_error(*symtab, make_error(EINVAL, "symbol string table #{} is not a string table",
-                                                 symtab->link));
+        return section_error(
+            *symtab,
+            make_error(EINVAL, "symbol string table #{} is not a string table", symtab->link));
     std::span<const uint8_t> strings = file.m_sections[symtab->link].data;
     size_t symbol_count = symtab->size / sizeof(Elf64_Sym);
     file.m_symbols.resize(symbol_count);
@@ -193,27 +211,31 @@ Result<ElfFile> ElfFile::open(std::span<const uint8_t> bytes) {
         if (raw.st_name != 0) {
             auto name = string_in(strings, raw.st_name);
             if (!name)
-                return section_error(*symtab, std::move(std::move(name).error().at_offset(i * sizeof(Elf64_Sym))));
+                return section_error(
+                    *symtab, std::move(std::move(name).error().at_offset(i * sizeof(Elf64_Sym))));
             sym.name = std::move(*name);
         }
-        if (sym.type == STT_SECTION && sym.shndx < count) sym.name = file.m_sections[sym.shndx].name;
+        if (sym.type == STT_SECTION && sym.shndx < count)
+            sym.name = file.m_sections[sym.shndx].name;
         if (sym.shndx != SHN_UNDEF && sym.shndx < SHN_LORESERVE && sym.shndx >= count)
-            return std::move(section_error(*symtab, make_error(EINVAL, "symbol '{}' names section #{} of {}",
-                                                               sym.name, sym.shndx, count))
-                                 .at_offset(i * sizeof(Elf64_Sym)));
+            return std::move(
+                section_error(*symtab, make_error(EINVAL, "symbol '{}' names section #{} of {}",
+                                                  sym.name, sym.shndx, count))
+                    .at_offset(i * sizeof(Elf64_Sym)));
     }
     return file;
 }
 
 Result<std::vector<Relocation>> ElfFile::relocations(const Section& rel) const {
     if (rel.type != SHT_REL)
-        return section_error(rel, make_error(EINVAL, "unsupported relocation section type {}", rel.type));
+        return section_error(
+            rel, make_error(EINVAL, "unsupported relocation section type {}", rel.type));
     if (rel.entsize != sizeof(Elf64_Rel) || rel.size % sizeof(Elf64_Rel) != 0)
         return section_error(rel, make_error(EINVAL, "bad relocation entry size {} for {} bytes",
                                              rel.entsize, rel.size));
     if (rel.info >= m_sections.size())
-        return section_error(rel, make_error(EINVAL, "relocates section #{} of {}", rel.info,
-                                             m_sections.size()));
+        return section_error(
+            rel, make_error(EINVAL, "relocates section #{} of {}", rel.info, m_sections.size()));
     const Section& target = m_sections[rel.info];
     std::vector<Relocation> out(rel.size / sizeof(Elf64_Rel));
     for (size_t i = 0; i < out.size(); ++i) {
@@ -226,8 +248,8 @@ Result<std::vector<Relocation>> ElfFile::relocations(const Section& rel) const {
             return section_error(rel, std::move(error.at_offset(i * sizeof(Elf64_Rel))));
         };
         if (out[i].symbol >= m_symbols.size())
-            return fail(make_error(EINVAL, "symbol index {} out of range ({} symbols)", out[i].symbol,
-                                   m_symbols.size()));
+            return fail(make_error(EINVAL, "symbol index {} out of range ({} symbols)",
+                                   out[i].symbol, m_symbols.size()));
         if (out[i].offset >= target.size)
             return fail(make_error(EINVAL, "offset {:#x} is outside section '{}' ({} bytes)",
                                    out[i].offset, target.name, target.size));

@@ -55,8 +55,10 @@ Result<void> collect_data_maps(LoaderState& state) {
         auto kind = data_kind(section);
         if (!kind || section.size == 0) continue;
         if (section.size > kMaxGlobalData)
-            return section_error(section, make_error(E2BIG, "global data section of {} bytes is over crib's limit of {}",
-                                                     section.size, kMaxGlobalData));
+            return section_error(
+                section,
+                make_error(E2BIG, "global data section of {} bytes is over crib's limit of {}",
+                           section.size, kMaxGlobalData));
         MapDef map;
         map.name = section.name;
         map.kind = *kind;
@@ -71,7 +73,8 @@ Result<void> collect_data_maps(LoaderState& state) {
         else
             map.initial.assign(section.data.begin(), section.data.end());
         if (state.btf)
-            if (auto id = state.btf->find(section.name, btf::Kind::Datasec)) map.btf_value_type = *id;
+            if (auto id = state.btf->find(section.name, btf::Kind::Datasec))
+                map.btf_value_type = *id;
         state.data_maps[section.index] = state.object.maps.size();
         state.object.maps.push_back(std::move(map));
     }
@@ -95,10 +98,11 @@ Result<void> collect_code(LoaderState& state) {
                                      .at_offset(sym.value));
             };
             if (sym.value % sizeof(isa::enc::RawInsn) || sym.size % sizeof(isa::enc::RawInsn))
-                return fail(fmt::format("offset {} or size {} is not a multiple of 8", sym.value, sym.size));
+                return fail(fmt::format("offset {} or size {} is not a multiple of 8", sym.value,
+                                        sym.size));
             if (sym.size == 0 || sym.value > section.size || sym.size > section.size - sym.value)
-                return fail(fmt::format("{} bytes at {} do not fit the section ({} bytes)", sym.size,
-                                        sym.value, section.size));
+                return fail(fmt::format("{} bytes at {} do not fit the section ({} bytes)",
+                                        sym.size, sym.value, section.size));
             Function fn;
             fn.name = sym.name;
             fn.start = sym.value / sizeof(isa::enc::RawInsn);
@@ -114,10 +118,11 @@ Result<void> collect_code(LoaderState& state) {
                   [](const Function& a, const Function& b) { return a.start < b.start; });
         for (size_t i = 1; i < code.functions.size(); ++i)
             if (code.functions[i - 1].start + code.functions[i - 1].count > code.functions[i].start)
-                return std::move(section_error(section, make_error(EINVAL, "functions '{}' and '{}' overlap",
-                                                                   code.functions[i - 1].name,
-                                                                   code.functions[i].name))
-                                     .at_offset(code.functions[i].start * sizeof(isa::enc::RawInsn)));
+                return std::move(
+                    section_error(section,
+                                  make_error(EINVAL, "functions '{}' and '{}' overlap",
+                                             code.functions[i - 1].name, code.functions[i].name))
+                        .at_offset(code.functions[i].start * sizeof(isa::enc::RawInsn)));
         for (const auto& info : state.ext.func_info)
             if (info.section == section.name) code.func_info = &info.records;
         for (const auto& info : state.ext.line_info)
@@ -133,13 +138,20 @@ Result<void> collect_code(LoaderState& state) {
 
 std::string_view phase_name(Phase phase) {
     switch (phase) {
-        case Phase::Created: return "created";
-        case Phase::Opened: return "opened";
-        case Phase::BtfLoaded: return "btf-loaded";
-        case Phase::Collected: return "collected";
-        case Phase::Relocated: return "relocated";
-        case Phase::Finished: return "finished";
-        case Phase::Failed: return "failed";
+        case Phase::Created:
+            return "created";
+        case Phase::Opened:
+            return "opened";
+        case Phase::BtfLoaded:
+            return "btf-loaded";
+        case Phase::Collected:
+            return "collected";
+        case Phase::Relocated:
+            return "relocated";
+        case Phase::Finished:
+            return "finished";
+        case Phase::Failed:
+            return "failed";
     }
     return "?";
 }
@@ -160,7 +172,9 @@ Loader::Loader(Loader&&) noexcept = default;
 Loader& Loader::operator=(Loader&&) noexcept = default;
 Loader::~Loader() = default;
 
-Phase Loader::phase() const { return m_state ? m_state->phase : Phase::Failed; }
+Phase Loader::phase() const {
+    return m_state ? m_state->phase : Phase::Failed;
+}
 
 template <typename Fn>
 Result<void> Loader::step(Phase expected, Phase next, std::string_view what, Fn&& fn) {
@@ -180,57 +194,64 @@ Result<void> Loader::step(Phase expected, Phase next, std::string_view what, Fn&
 Result<void> Loader::open(std::span<const uint8_t> bytes) {
     return step(Phase::Created, Phase::Opened, "open", [&](LoaderState& state) -> Result<void> {
         if (bytes.size() > kMaxObjectSize)
-            return make_error(E2BIG, "object of {} bytes is larger than {}", bytes.size(), kMaxObjectSize);
+            return make_error(E2BIG, "object of {} bytes is larger than {}", bytes.size(),
+                              kMaxObjectSize);
         state.elf = CRIB_TRY(ElfFile::open(bytes));
         return {};
     });
 }
 
 Result<void> Loader::load_btf() {
-    return step(Phase::Opened, Phase::BtfLoaded, "load_btf", [](LoaderState& state) -> Result<void> {
-        const Section* btf = state.elf->find_section(".BTF");
-        const Section* ext = state.elf->find_section(".BTF.ext");
-        if (!btf) {
-            if (ext) return section_error(*ext, make_error(EINVAL, ".BTF.ext without .BTF"));
-            return {};
-        }
-        auto parsed = btf::Btf::parse(btf->data);
-        if (!parsed) return section_error(*btf, std::move(parsed).error());
-        state.btf = std::move(*parsed);
-        state.object.btf = state.btf;
-        if (ext) {
-            auto records = parse_btf_ext(ext->data, *state.btf);
-            if (!records) return section_error(*ext, std::move(records).error());
-            state.ext = std::move(*records);
-        }
-        return {};
-    });
+    return step(Phase::Opened, Phase::BtfLoaded, "load_btf",
+                [](LoaderState& state) -> Result<void> {
+                    const Section* btf = state.elf->find_section(".BTF");
+                    const Section* ext = state.elf->find_section(".BTF.ext");
+                    if (!btf) {
+                        if (ext)
+                            return section_error(*ext, make_error(EINVAL, ".BTF.ext without .BTF"));
+                        return {};
+                    }
+                    auto parsed = btf::Btf::parse(btf->data);
+                    if (!parsed) return section_error(*btf, std::move(parsed).error());
+                    state.btf = std::move(*parsed);
+                    state.object.btf = state.btf;
+                    if (ext) {
+                        auto records = parse_btf_ext(ext->data, *state.btf);
+                        if (!records) return section_error(*ext, std::move(records).error());
+                        state.ext = std::move(*records);
+                    }
+                    return {};
+                });
 }
 
 Result<void> Loader::collect() {
-    return step(Phase::BtfLoaded, Phase::Collected, "collect", [](LoaderState& state) -> Result<void> {
-        CRIB_TRY(collect_license(state));
-        // User maps come first so their indexes do not depend on which
-        // global data sections the compiler chose to emit.
-        if (const Section* maps = state.elf->find_section(".maps"))
-            state.object.maps = CRIB_TRY(parse_maps_section(*state.elf, *maps, state.btf.get()));
-        CRIB_TRY(collect_data_maps(state));
-        CRIB_TRY(collect_code(state));
-        return {};
-    });
+    return step(Phase::BtfLoaded, Phase::Collected, "collect",
+                [](LoaderState& state) -> Result<void> {
+                    CRIB_TRY(collect_license(state));
+                    // User maps come first so their indexes do not depend on which
+                    // global data sections the compiler chose to emit.
+                    if (const Section* maps = state.elf->find_section(".maps"))
+                        state.object.maps =
+                            CRIB_TRY(parse_maps_section(*state.elf, *maps, state.btf.get()));
+                    CRIB_TRY(collect_data_maps(state));
+                    CRIB_TRY(collect_code(state));
+                    return {};
+                });
 }
 
 Result<void> Loader::relocate() {
-    return step(Phase::Collected, Phase::Relocated, "relocate", [](LoaderState& state) -> Result<void> {
-        CRIB_TRY(apply_core_relocations(state));
-        CRIB_TRY(apply_relocations(state));
-        CRIB_TRY(link_programs(state));
-        return {};
-    });
+    return step(Phase::Collected, Phase::Relocated, "relocate",
+                [](LoaderState& state) -> Result<void> {
+                    CRIB_TRY(apply_core_relocations(state));
+                    CRIB_TRY(apply_relocations(state));
+                    CRIB_TRY(link_programs(state));
+                    return {};
+                });
 }
 
 Result<Object> Loader::finish() {
-    CRIB_TRY(step(Phase::Relocated, Phase::Finished, "finish", [](LoaderState&) -> Result<void> { return {}; }));
+    CRIB_TRY(step(Phase::Relocated, Phase::Finished, "finish",
+                  [](LoaderState&) -> Result<void> { return {}; }));
     Object object = std::move(m_state->object);
     m_state.reset();
     return object;
@@ -260,7 +281,8 @@ std::optional<size_t> Object::map_index(std::string_view name) const {
     return std::nullopt;
 }
 
-Result<Object> load_object(std::span<const uint8_t> bytes, std::string name, const LoadOptions& options) {
+Result<Object> load_object(std::span<const uint8_t> bytes, std::string name,
+                           const LoadOptions& options) {
     Loader loader(std::move(name), options);
     CRIB_TRY(loader.open(bytes));
     CRIB_TRY(loader.load_btf());

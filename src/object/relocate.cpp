@@ -11,9 +11,9 @@
 namespace crib::object {
 namespace {
 
-constexpr uint32_t kRelBpfNone = 0;   // R_BPF_NONE
-constexpr uint32_t kRelBpf64 = 1;     // R_BPF_64_64: lddw
-constexpr uint32_t kRelBpf32 = 10;    // R_BPF_64_32: call
+constexpr uint32_t kRelBpfNone = 0;  // R_BPF_NONE
+constexpr uint32_t kRelBpf64 = 1;    // R_BPF_64_64: lddw
+constexpr uint32_t kRelBpf32 = 10;   // R_BPF_64_32: call
 constexpr size_t kSlot = sizeof(isa::enc::RawInsn);
 
 void set_lddw(std::vector<isa::Insn>& insns, size_t at, isa::Op op, uint8_t src, uint64_t value) {
@@ -56,32 +56,38 @@ private:
 
     Result<void> apply(const Relocation& reloc) {
         if (reloc.type == kRelBpfNone) return {};
-        if (reloc.offset % kSlot) return make_error(EINVAL, "offset {:#x} is not on an instruction", reloc.offset);
+        if (reloc.offset % kSlot)
+            return make_error(EINVAL, "offset {:#x} is not on an instruction", reloc.offset);
         size_t at = reloc.offset / kSlot;
         isa::Insn& insn = m_code.insns[at];
         const Symbol& sym = m_state.elf->symbols()[reloc.symbol];
         const isa::OpInfo& info = insn.info();
         if (info.kind == isa::Kind::Call) {
             if (reloc.type != kRelBpf32)
-                return fail(at, fmt::format("call relocated with type {}, expected R_BPF_64_32", reloc.type));
+                return fail(at, fmt::format("call relocated with type {}, expected R_BPF_64_32",
+                                            reloc.type));
             return call(at, insn, sym);
         }
         if (info.kind == isa::Kind::Lddw && insn.op == isa::Op::lddw) {
             if (reloc.type != kRelBpf64)
-                return fail(at, fmt::format("lddw relocated with type {}, expected R_BPF_64_64", reloc.type));
+                return fail(at, fmt::format("lddw relocated with type {}, expected R_BPF_64_64",
+                                            reloc.type));
             return lddw(at, insn, sym);
         }
-        return fail(at, fmt::format("relocation against '{}' on {}, expected lddw or call", sym.name, info.name));
+        return fail(at, fmt::format("relocation against '{}' on {}, expected lddw or call",
+                                    sym.name, info.name));
     }
 
     Result<void> call(size_t at, isa::Insn& insn, const Symbol& sym) {
         if (sym.shndx == SHN_UNDEF) {
             insn = isa::make(isa::Op::call_kfunc, 0, isa::enc::kPseudoKfuncCall, 0, 0);
-            m_code.externs[at] = PendingExtern{sym.name, ExternKind::Kfunc, sym.bind == STB_WEAK, btf_of(sym.name, btf::Kind::Func).value_or(0)};
+            m_code.externs[at] = PendingExtern{sym.name, ExternKind::Kfunc, sym.bind == STB_WEAK,
+                                               btf_of(sym.name, btf::Kind::Func).value_or(0)};
             return {};
         }
         auto section = code_index(sym.shndx);
-        if (!section) return fail(at, fmt::format("call to '{}', which is not in a code section", sym.name));
+        if (!section)
+            return fail(at, fmt::format("call to '{}', which is not in a code section", sym.name));
         // clang leaves the callee's slot, minus one, relative to the symbol.
         int64_t target = static_cast<int64_t>(sym.value / kSlot) + insn.imm + 1;
         CRIB_TRY(check_target(at, *section, target, sym));
@@ -94,16 +100,19 @@ private:
     Result<void> lddw(size_t at, isa::Insn& insn, const Symbol& sym) {
         if (sym.shndx == SHN_UNDEF) {
             bool kconfig = in_datasec(".kconfig", sym.name);
-            if (!kconfig) set_lddw(m_code.insns, at, isa::Op::lddw_btf_id, isa::enc::kPseudoBtfId, 0);
-            m_code.externs[at] = PendingExtern{sym.name, kconfig ? ExternKind::Kconfig : ExternKind::Ksym,
-                                               sym.bind == STB_WEAK,
-                                               btf_of(sym.name, btf::Kind::Var).value_or(btf_of(sym.name, btf::Kind::Func).value_or(0))};
+            if (!kconfig)
+                set_lddw(m_code.insns, at, isa::Op::lddw_btf_id, isa::enc::kPseudoBtfId, 0);
+            m_code.externs[at] = PendingExtern{
+                sym.name, kconfig ? ExternKind::Kconfig : ExternKind::Ksym, sym.bind == STB_WEAK,
+                btf_of(sym.name, btf::Kind::Var)
+                    .value_or(btf_of(sym.name, btf::Kind::Func).value_or(0))};
             return {};
         }
         if (auto section = code_index(sym.shndx)) {
             int64_t bytes = static_cast<int64_t>(sym.value) + insn.imm;
             if (bytes % static_cast<int64_t>(kSlot))
-                return fail(at, fmt::format("address of '{}' + {} is not on an instruction", sym.name, insn.imm));
+                return fail(at, fmt::format("address of '{}' + {} is not on an instruction",
+                                            sym.name, insn.imm));
             int64_t target = bytes / static_cast<int64_t>(kSlot);
             CRIB_TRY(check_target(at, *section, target, sym));
             set_lddw(m_code.insns, at, isa::Op::lddw_func, isa::enc::kPseudoFunc, 0);
@@ -112,8 +121,8 @@ private:
         }
         // SHN_ABS, SHN_COMMON and the like name no section to point into.
         if (sym.shndx >= m_state.elf->sections().size())
-            return fail(at, fmt::format("'{}' is in special section #{:#x}, not in data or code", sym.name,
-                                        sym.shndx));
+            return fail(at, fmt::format("'{}' is in special section #{:#x}, not in data or code",
+                                        sym.name, sym.shndx));
         const Section& home = m_state.elf->sections()[sym.shndx];
         if (home.name == ".maps") {
             for (size_t i = 0; i < m_state.object.maps.size(); ++i) {
@@ -123,17 +132,21 @@ private:
                     return {};
                 }
             }
-            return fail(at, fmt::format("symbol '{}' at {} in '.maps' is no map definition", sym.name, sym.value));
+            return fail(at, fmt::format("symbol '{}' at {} in '.maps' is no map definition",
+                                        sym.name, sym.value));
         }
         auto data = m_state.data_maps.find(sym.shndx);
         if (data == m_state.data_maps.end())
-            return fail(at, fmt::format("symbol '{}' is in section '{}', which is neither code, maps nor global data",
-                                        sym.name, home.name));
+            return fail(
+                at,
+                fmt::format(
+                    "symbol '{}' is in section '{}', which is neither code, maps nor global data",
+                    sym.name, home.name));
         int64_t offset = static_cast<int64_t>(sym.value) + insn.imm;
         const MapDef& map = m_state.object.maps[data->second];
         if (offset < 0 || offset >= static_cast<int64_t>(map.value_size))
-            return fail(at, fmt::format("'{}' + {} is outside '{}' ({} bytes)", sym.name, insn.imm, map.name,
-                                        map.value_size));
+            return fail(at, fmt::format("'{}' + {} is outside '{}' ({} bytes)", sym.name, insn.imm,
+                                        map.name, map.value_size));
         set_lddw(m_code.insns, at, isa::Op::lddw_map_idx_value, isa::enc::kPseudoMapIdxValue,
                  data->second | static_cast<uint64_t>(offset) << 32);
         m_code.insns[at].imm = static_cast<int32_t>(data->second);
@@ -143,10 +156,11 @@ private:
     Result<void> check_target(size_t at, size_t section, int64_t target, const Symbol& sym) const {
         const CodeSection& code = m_state.code[section];
         if (target < 0 || static_cast<uint64_t>(target) >= code.insns.size())
-            return fail(at, fmt::format("target insn {} of '{}' is outside section '{}' ({} insns)", target,
-                                        sym.name, code.section->name, code.insns.size()));
+            return fail(at, fmt::format("target insn {} of '{}' is outside section '{}' ({} insns)",
+                                        target, sym.name, code.section->name, code.insns.size()));
         if (!code.function_at(static_cast<size_t>(target)))
-            return fail(at, fmt::format("target insn {} of '{}' is in no function", target, sym.name));
+            return fail(at,
+                        fmt::format("target insn {} of '{}' is in no function", target, sym.name));
         return {};
     }
 
@@ -208,18 +222,21 @@ private:
         const btf::Btf* btf = m_state.btf.get();
         auto local = [&](uint32_t insn_off) -> std::optional<size_t> {
             size_t at = insn_off / kSlot;
-            if (insn_off % kSlot || at < p.function->start || at >= p.function->start + p.function->count)
+            if (insn_off % kSlot || at < p.function->start ||
+                at >= p.function->start + p.function->count)
                 return std::nullopt;
             return p.base + at - p.function->start;
         };
         if (code.func_info && btf)
             for (const ExtFuncInfo& info : *code.func_info)
                 if (auto at = local(info.insn_off))
-                    m_program.func_info.push_back({*at, info.type_id, std::string(btf->name(info.type_id))});
+                    m_program.func_info.push_back(
+                        {*at, info.type_id, std::string(btf->name(info.type_id))});
         if (code.line_info && btf)
             for (const ExtLineInfo& info : *code.line_info)
                 if (auto at = local(info.insn_off))
-                    m_program.line_info.push_back({*at, std::string(btf->string_at(info.file_name_off)),
+                    m_program.line_info.push_back({*at,
+                                                   std::string(btf->string_at(info.file_name_off)),
                                                    std::string(btf->string_at(info.line_off)),
                                                    info.line_col >> 10, info.line_col & 0x3ff});
         for (const auto& [insn, relo] : code.core)
@@ -236,8 +253,8 @@ private:
             size_t at = p.base + i;
             isa::Insn& insn = m_program.insns[at];
             if (auto ext = code.externs.find(from); ext != code.externs.end())
-                m_program.externs.push_back({at, ext->second.name, ext->second.kind, ext->second.weak,
-                                             ext->second.btf_type});
+                m_program.externs.push_back({at, ext->second.name, ext->second.kind,
+                                             ext->second.weak, ext->second.btf_type});
             if (insn.op != isa::Op::call_local && insn.op != isa::Op::lddw_func) continue;
             CodeTarget target{p.section, 0};
             if (auto found = code.targets.find(from); found != code.targets.end()) {
@@ -245,20 +262,29 @@ private:
             } else if (insn.op == isa::Op::call_local) {
                 int64_t slot = static_cast<int64_t>(from) + insn.imm + 1;
                 if (slot < 0 || static_cast<uint64_t>(slot) >= code.insns.size())
-                    return std::move(section_error(*code.section, make_error(EINVAL, "call target {} is outside the section", slot))
-                                         .at_insn(static_cast<int64_t>(from)));
+                    return std::move(
+                        section_error(
+                            *code.section,
+                            make_error(EINVAL, "call target {} is outside the section", slot))
+                            .at_insn(static_cast<int64_t>(from)));
                 target.insn = static_cast<size_t>(slot);
             } else {
-                return std::move(section_error(*code.section, make_error(EINVAL, "function address without a relocation"))
-                                     .at_insn(static_cast<int64_t>(from)));
+                return std::move(
+                    section_error(*code.section,
+                                  make_error(EINVAL, "function address without a relocation"))
+                        .at_insn(static_cast<int64_t>(from)));
             }
             const CodeSection& callee_code = m_state.code[target.section];
             const Function* callee = callee_code.function_at(target.insn);
             if (!callee)
-                return std::move(section_error(*code.section, make_error(EINVAL, "call target {} is in no function", target.insn))
-                                     .at_insn(static_cast<int64_t>(from)));
+                return std::move(
+                    section_error(
+                        *code.section,
+                        make_error(EINVAL, "call target {} is in no function", target.insn))
+                        .at_insn(static_cast<int64_t>(from)));
             size_t base = place(target.section, *callee);
-            int64_t delta = static_cast<int64_t>(base + (target.insn - callee->start)) - static_cast<int64_t>(at + 1);
+            int64_t delta = static_cast<int64_t>(base + (target.insn - callee->start)) -
+                            static_cast<int64_t>(at + 1);
             // place() may have grown the vector; index again.
             isa::Insn& patched = m_program.insns[at];
             patched.imm = static_cast<int32_t>(delta);

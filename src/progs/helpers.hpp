@@ -104,14 +104,14 @@ const HelperInfo* no_func_proto(int32_t id);       // types crib cannot run
 namespace helper_id {
 inline constexpr int32_t kMapLookupElem = 1, kMapUpdateElem = 2, kMapDeleteElem = 3, kProbeRead = 4,
                          kKtimeGetNs = 5, kTracePrintk = 6, kGetPrandomU32 = 7,
-                         kGetSmpProcessorId = 8, kTailCall = isa::kHelperTailCall, kGetCurrentPidTgid = 14,
-                         kGetCurrentUidGid = 15, kGetCurrentComm = 16, kGetNumaNodeId = 42,
-                         kProbeReadStr = 45, kProbeReadUser = 112, kProbeReadKernel = 113,
-                         kProbeReadUserStr = 114, kProbeReadKernelStr = 115, kJiffies64 = 118,
-                         kKtimeGetBootNs = 125, kRingbufOutput = 130, kRingbufReserve = 131,
-                         kRingbufSubmit = 132, kRingbufDiscard = 133, kRingbufQuery = 134,
-                         kKtimeGetCoarseNs = 160, kForEachMapElem = 164, kSnprintf = 165,
-                         kLoop = 181, kStrncmp = 182;
+                         kGetSmpProcessorId = 8, kTailCall = isa::kHelperTailCall,
+                         kGetCurrentPidTgid = 14, kGetCurrentUidGid = 15, kGetCurrentComm = 16,
+                         kGetNumaNodeId = 42, kProbeReadStr = 45, kProbeReadUser = 112,
+                         kProbeReadKernel = 113, kProbeReadUserStr = 114, kProbeReadKernelStr = 115,
+                         kJiffies64 = 118, kKtimeGetBootNs = 125, kRingbufOutput = 130,
+                         kRingbufReserve = 131, kRingbufSubmit = 132, kRingbufDiscard = 133,
+                         kRingbufQuery = 134, kKtimeGetCoarseNs = 160, kForEachMapElem = 164,
+                         kSnprintf = 165, kLoop = 181, kStrncmp = 182;
 }  // namespace helper_id
 
 // Where bpf_trace_printk lines go. The default discards them.

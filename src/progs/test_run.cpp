@@ -20,10 +20,11 @@ constexpr uint32_t kTestXdpLiveFrames = 1u << 1;  // BPF_F_TEST_XDP_LIVE_FRAMES
 class LowBuffer {
 public:
     static Result<LowBuffer> map(const ProgTypeInfo& type, size_t size) {
-        void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
-                          -1, 0);
+        void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
         if (base == MAP_FAILED)
-            return make_error(ENOMEM, "{}: cannot map a {}-byte packet buffer below 4 GiB", type.name, size);
+            return make_error(ENOMEM, "{}: cannot map a {}-byte packet buffer below 4 GiB",
+                              type.name, size);
         return LowBuffer(static_cast<uint8_t*>(base), size);
     }
     LowBuffer(LowBuffer&& other) noexcept
@@ -219,7 +220,8 @@ Result<TestRunResult> test_run_xdp(const ProgTypeInfo& type, const TestRunAttr& 
     md.data_meta = 0;
     result.data_size_out = static_cast<uint32_t>(out_size);
     CRIB_TRY(copy_out(type, "data_out", attr.data_out,
-                      reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(ctx.data_meta)), out_size));
+                      reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(ctx.data_meta)),
+                      out_size));
     if (has_ctx) {
         result.ctx_size_out = sizeof md;
         CRIB_TRY(copy_out(type, "ctx_out", attr.ctx_out, reinterpret_cast<const uint8_t*>(&md),

@@ -54,8 +54,12 @@ uint32_t next_map_id() {
 }
 
 maps::MapSpec spec_of(const object::MapDef& def) {
-    return maps::MapSpec{static_cast<maps::MapType>(def.type), def.key_size, def.value_size,
-                         def.max_entries, def.map_flags, def.name};
+    return maps::MapSpec{static_cast<maps::MapType>(def.type),
+                         def.key_size,
+                         def.value_size,
+                         def.max_entries,
+                         def.map_flags,
+                         def.name};
 }
 
 }  // namespace
@@ -72,7 +76,8 @@ public:
         for (const object::Program& program : m_object.programs) CRIB_TRY(load_program(program));
         for (auto& entry : m_loaded->m_maps)
             if (entry.map->type() == maps::MapType::ProgArray)
-                maps::set_prog_resolver(*entry.map, [](uint32_t id) { return prog_table().resolve(id); });
+                maps::set_prog_resolver(*entry.map,
+                                        [](uint32_t id) { return prog_table().resolve(id); });
         for (const auto& prog : m_loaded->m_programs) prog_table().add(prog);
         return std::move(m_loaded);
     }
@@ -81,7 +86,8 @@ private:
     Error map_error(Error error, const object::MapDef& def) {
         error.in_section(def.section).in_object(m_object.name);
         if (!def.name.empty() && error.message().find(def.name) == std::string::npos)
-            return Error(error.code(), fmt::format("map '{}': {}", def.name, error.message()), error.loc());
+            return Error(error.code(), fmt::format("map '{}': {}", def.name, error.message()),
+                         error.loc());
         return error;
     }
 
@@ -91,7 +97,8 @@ private:
         if (def.kind != object::MapKind::User) {
             uint32_t key = 0;
             std::vector<uint8_t> value(def.value_size);
-            std::copy_n(def.initial.begin(), std::min(def.initial.size(), value.size()), value.begin());
+            std::copy_n(def.initial.begin(), std::min(def.initial.size(), value.size()),
+                        value.begin());
             if (auto ok = (*map)->update(&key, value.data(), maps::kAny); !ok)
                 return map_error(std::move(ok).error(), def);
         }
@@ -108,9 +115,12 @@ private:
             if (insn.info().kind != isa::Kind::Lddw || kind == isa::Operation::Imm64 ||
                 kind == isa::Operation::Func)
                 continue;
-            auto fail = [&](Error error) { return std::move(error.at_insn(static_cast<int64_t>(pc))); };
+            auto fail = [&](Error error) {
+                return std::move(error.at_insn(static_cast<int64_t>(pc)));
+            };
             if (kind != isa::Operation::MapIdx && kind != isa::Operation::MapIdxValue)
-                return fail(make_error(EINVAL, "{} is not supported here; objects refer to maps by index",
+                return fail(make_error(EINVAL,
+                                       "{} is not supported here; objects refer to maps by index",
                                        insn.info().name));
             auto index = static_cast<uint32_t>(insn.imm);
             if (index >= m_loaded->m_maps.size())
@@ -125,8 +135,9 @@ private:
                                            m_loaded->m_maps[index].name));
                 auto offset = static_cast<uint32_t>(insns[pc + 1].imm);
                 if (offset >= map.spec().value_size)
-                    return fail(make_error(EINVAL, "offset {} is past map '{}' value size {}", offset,
-                                           m_loaded->m_maps[index].name, map.spec().value_size));
+                    return fail(make_error(EINVAL, "offset {} is past map '{}' value size {}",
+                                           offset, m_loaded->m_maps[index].name,
+                                           map.spec().value_size));
                 address = reinterpret_cast<uint64_t>(base + offset);
             }
             insn = isa::make(isa::Op::lddw, insn.dst, 0, 0, static_cast<int32_t>(address));
@@ -138,19 +149,24 @@ private:
 
     Result<void> load_program(const object::Program& program) {
         auto fail = [&](Error error) {
-            return std::move(error.in_program(program.name).in_section(program.section).in_object(m_object.name));
+            return std::move(error.in_program(program.name)
+                                 .in_section(program.section)
+                                 .in_object(m_object.name));
         };
         const progs::ProgTypeInfo* type = progs::prog_type_for_section(program.section);
-        if (!type) return fail(make_error(EINVAL, "no program type for section '{}'", program.section));
+        if (!type)
+            return fail(make_error(EINVAL, "no program type for section '{}'", program.section));
         if (!type->runnable)
-            return fail(make_error(EOPNOTSUPP, "program type {} does not run in user space", type->name));
+            return fail(
+                make_error(EOPNOTSUPP, "program type {} does not run in user space", type->name));
 
         // The verifier sees map indexes with their specs, before they become
         // addresses.
         verifier::VerifyResult verified;
         if (m_options.verify) {
             std::vector<verifier::MapInfo> map_infos;
-            for (const MapEntry& entry : m_loaded->m_maps) map_infos.push_back(verifier::MapInfo{entry.map->spec()});
+            for (const MapEntry& entry : m_loaded->m_maps)
+                map_infos.push_back(verifier::MapInfo{entry.map->spec()});
             verifier::VerifyInput input{program.insns, *type, map_infos, &program};
             verifier::VerifyOptions verify_options;
             verify_options.log_all = m_options.verifier_log;
@@ -165,26 +181,33 @@ private:
 
         std::vector<exec::HelperFn> kfuncs;
         for (const object::ExternRef& ref : program.externs) {
-            auto error_at = [&](Error error) { return fail(std::move(error.at_insn(static_cast<int64_t>(ref.insn)))); };
+            auto error_at = [&](Error error) {
+                return fail(std::move(error.at_insn(static_cast<int64_t>(ref.insn))));
+            };
             if (ref.kind != object::ExternKind::Kfunc)
-                return error_at(make_error(ENOENT, "extern '{}' cannot be resolved in user space", ref.name));
+                return error_at(
+                    make_error(ENOENT, "extern '{}' cannot be resolved in user space", ref.name));
             const progs::Kfunc* kfunc = progs::find_kfunc(type->type, ref.name);
-            if (!kfunc) return error_at(make_error(ENOENT, "kfunc '{}' is not available to {} programs", ref.name, type->name));
+            if (!kfunc)
+                return error_at(make_error(ENOENT, "kfunc '{}' is not available to {} programs",
+                                           ref.name, type->name));
             insns[ref.insn].imm = static_cast<int32_t>(kfuncs.size());
             kfuncs.push_back(kfunc->fn);
         }
 
-        auto prog = std::make_shared<Prog>(next_prog_id(), program.name, program.section, *type, program.insns,
-                                           program.line_info);
+        auto prog = std::make_shared<Prog>(next_prog_id(), program.name, program.section, *type,
+                                           program.insns, program.line_info);
         prog->m_max_ctx_offset = verified.max_ctx_offset;
         prog->m_verified_insns = verified.insns_processed;
         exec::Imports imports;
         imports.helper = [type](int32_t id) -> exec::HelperFn {
-            const progs::HelperInfo* helper = type->get_func_proto ? type->get_func_proto(id) : nullptr;
+            const progs::HelperInfo* helper =
+                type->get_func_proto ? type->get_func_proto(id) : nullptr;
             return helper ? helper->fn : nullptr;
         };
         imports.kfunc = [kfuncs](int32_t index, int16_t) -> exec::HelperFn {
-            return index >= 0 && static_cast<size_t>(index) < kfuncs.size() ? kfuncs[index] : nullptr;
+            return index >= 0 && static_cast<size_t>(index) < kfuncs.size() ? kfuncs[index]
+                                                                            : nullptr;
         };
         auto code = compile(program, insns, imports);
         if (!code) return fail(std::move(code).error());
@@ -207,8 +230,8 @@ private:
             if (code) return code;
             if (m_options.log)
                 m_options.log(LogLevel::Warn,
-                              fmt::format("prog '{}': JIT: {}; running it on the interpreter", program.name,
-                                          code.error().to_string()));
+                              fmt::format("prog '{}': JIT: {}; running it on the interpreter",
+                                          program.name, code.error().to_string()));
         }
         exec::interp::Options interp_options;
         interp_options.trace = m_options.trace;
@@ -223,8 +246,8 @@ private:
 
 Result<progs::TestRunResult> Prog::test_run(const progs::TestRunAttr& attr) const {
     const exec::Program* code = m_code.get();
-    return progs::test_run(*m_type, attr, [code](const void* ctx) { return code->run(ctx); },
-                           m_max_ctx_offset);
+    return progs::test_run(
+        *m_type, attr, [code](const void* ctx) { return code->run(ctx); }, m_max_ctx_offset);
 }
 
 Prog* LoadedObject::find_program(std::string_view name) const {
@@ -239,11 +262,13 @@ maps::Map* LoadedObject::find_map(std::string_view name) const {
     return nullptr;
 }
 
-Result<std::unique_ptr<LoadedObject>> load(const object::Object& object, const LoadOptions& options) {
+Result<std::unique_ptr<LoadedObject>> load(const object::Object& object,
+                                           const LoadOptions& options) {
     return Loader(object, options).run();
 }
 
-Result<std::unique_ptr<LoadedObject>> load_file(const std::string& path, const LoadOptions& options) {
+Result<std::unique_ptr<LoadedObject>> load_file(const std::string& path,
+                                                const LoadOptions& options) {
     auto object = CRIB_TRY(object::load_object_file(path));
     return load(object, options);
 }

@@ -39,8 +39,12 @@ class Prog {
 public:
     Prog(uint32_t id, std::string name, std::string section, const progs::ProgTypeInfo& type,
          std::vector<isa::Insn> insns, std::vector<object::LineInfo> lines)
-        : m_id(id), m_name(std::move(name)), m_section(std::move(section)), m_type(&type),
-          m_insns(std::move(insns)), m_lines(std::move(lines)) {}
+        : m_id(id),
+          m_name(std::move(name)),
+          m_section(std::move(section)),
+          m_type(&type),
+          m_insns(std::move(insns)),
+          m_lines(std::move(lines)) {}
 
     uint32_t id() const { return m_id; }
     const std::string& name() const { return m_name; }

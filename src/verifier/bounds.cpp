@@ -21,13 +21,19 @@ void mark_empty(Scalar& s) {
 void update_from_tnum(Scalar& s) {
     s.umin = std::max(s.umin, s.var.value);
     s.umax = std::min(s.umax, s.var.value | s.var.mask);
-    s.smin = std::max(s.smin, static_cast<int64_t>(s.var.value | (s.var.mask & (uint64_t{1} << 63))));
-    s.smax = std::min(s.smax, static_cast<int64_t>(s.var.value | (s.var.mask & ~(uint64_t{1} << 63))));
+    s.smin =
+        std::max(s.smin, static_cast<int64_t>(s.var.value | (s.var.mask & (uint64_t{1} << 63))));
+    s.smax =
+        std::min(s.smax, static_cast<int64_t>(s.var.value | (s.var.mask & ~(uint64_t{1} << 63))));
     Tnum low = s.var.subreg();
     s.u32min = std::max(s.u32min, static_cast<uint32_t>(low.value));
     s.u32max = std::min(s.u32max, static_cast<uint32_t>(low.value | low.mask));
-    s.s32min = std::max(s.s32min, static_cast<int32_t>(static_cast<uint32_t>(low.value | (low.mask & 0x80000000u))));
-    s.s32max = std::min(s.s32max, static_cast<int32_t>(static_cast<uint32_t>(low.value | (low.mask & 0x7fffffffu))));
+    s.s32min =
+        std::max(s.s32min,
+                 static_cast<int32_t>(static_cast<uint32_t>(low.value | (low.mask & 0x80000000u))));
+    s.s32max =
+        std::min(s.s32max,
+                 static_cast<int32_t>(static_cast<uint32_t>(low.value | (low.mask & 0x7fffffffu))));
 }
 
 // A signed range that does not cross the sign boundary is also an unsigned
@@ -67,7 +73,8 @@ void deduce(Scalar& s) {
         s.umin = std::max(s.umin, high | s.u32min);
         s.umax = std::min(s.umax, high | s.u32max);
     }
-    if ((static_cast<uint64_t>(s.smin) >> 32) == (static_cast<uint64_t>(s.smax) >> 32) && s.u32min <= s.u32max) {
+    if ((static_cast<uint64_t>(s.smin) >> 32) == (static_cast<uint64_t>(s.smax) >> 32) &&
+        s.u32min <= s.u32max) {
         uint64_t high = static_cast<uint64_t>(s.smin) & ~uint64_t{kU32Max};
         s.smin = std::max(s.smin, static_cast<int64_t>(high | s.u32min));
         s.smax = std::min(s.smax, static_cast<int64_t>(high | s.u32max));
@@ -88,11 +95,16 @@ void update_tnum(Scalar& s) {
 uint64_t eval(isa::Operation op, uint64_t a, uint64_t b) {
     using enum isa::Operation;
     switch (op) {
-        case Add: return a + b;
-        case Sub: return a - b;
-        case Mul: return a * b;
-        case Div: return b ? a / b : 0;
-        case Mod: return b ? a % b : a;
+        case Add:
+            return a + b;
+        case Sub:
+            return a - b;
+        case Mul:
+            return a * b;
+        case Div:
+            return b ? a / b : 0;
+        case Mod:
+            return b ? a % b : a;
         case Sdiv: {
             auto x = static_cast<int64_t>(a), y = static_cast<int64_t>(b);
             if (y == 0) return 0;
@@ -105,15 +117,24 @@ uint64_t eval(isa::Operation op, uint64_t a, uint64_t b) {
             if (y == -1) return 0;
             return static_cast<uint64_t>(x % y);
         }
-        case Or: return a | b;
-        case And: return a & b;
-        case Xor: return a ^ b;
-        case Lsh: return a << (b & 63);
-        case Rsh: return a >> (b & 63);
-        case Arsh: return static_cast<uint64_t>(static_cast<int64_t>(a) >> (b & 63));
-        case Neg: return 0 - a;
-        case Mov: return b;
-        default: return 0;
+        case Or:
+            return a | b;
+        case And:
+            return a & b;
+        case Xor:
+            return a ^ b;
+        case Lsh:
+            return a << (b & 63);
+        case Rsh:
+            return a >> (b & 63);
+        case Arsh:
+            return static_cast<uint64_t>(static_cast<int64_t>(a) >> (b & 63));
+        case Neg:
+            return 0 - a;
+        case Mov:
+            return b;
+        default:
+            return 0;
     }
 }
 
@@ -138,19 +159,22 @@ Scalar from_signed(Tnum var, int64_t smin, int64_t smax) {
 Scalar alu64(isa::Operation op, const Scalar& a, const Scalar& b) {
     using enum isa::Operation;
     if (op == Mov) return b;
-    if (a.is_const() && (b.is_const() || op == Neg)) return Scalar::constant(eval(op, a.const_value(), b.const_value()));
+    if (a.is_const() && (b.is_const() || op == Neg))
+        return Scalar::constant(eval(op, a.const_value(), b.const_value()));
     switch (op) {
         case Add: {
             Tnum var = tnum_add(a.var, b.var);
             Scalar s = Scalar::unknown();
             s.var = var;
             uint64_t lo, hi;
-            if (!__builtin_add_overflow(a.umin, b.umin, &lo) && !__builtin_add_overflow(a.umax, b.umax, &hi)) {
+            if (!__builtin_add_overflow(a.umin, b.umin, &lo) &&
+                !__builtin_add_overflow(a.umax, b.umax, &hi)) {
                 s.umin = lo;
                 s.umax = hi;
             }
             int64_t slo, shi;
-            if (!__builtin_add_overflow(a.smin, b.smin, &slo) && !__builtin_add_overflow(a.smax, b.smax, &shi)) {
+            if (!__builtin_add_overflow(a.smin, b.smin, &slo) &&
+                !__builtin_add_overflow(a.smax, b.smax, &shi)) {
                 s.smin = slo;
                 s.smax = shi;
             }
@@ -165,7 +189,8 @@ Scalar alu64(isa::Operation op, const Scalar& a, const Scalar& b) {
                 s.umax = a.umax - b.umin;
             }
             int64_t slo, shi;
-            if (!__builtin_sub_overflow(a.smin, b.smax, &slo) && !__builtin_sub_overflow(a.smax, b.smin, &shi)) {
+            if (!__builtin_sub_overflow(a.smin, b.smax, &slo) &&
+                !__builtin_sub_overflow(a.smax, b.smin, &shi)) {
                 s.smin = slo;
                 s.smax = shi;
             }
@@ -178,14 +203,18 @@ Scalar alu64(isa::Operation op, const Scalar& a, const Scalar& b) {
                 return from_unsigned(tnum_mul(a.var, b.var), a.umin * b.umin, hi);
             return from_unsigned(tnum_mul(a.var, b.var), 0, kU64Max);
         }
-        case And: return from_unsigned(tnum_and(a.var, b.var), 0, std::min(a.umax, b.umax));
-        case Or: return from_unsigned(tnum_or(a.var, b.var), std::max(a.umin, b.umin), kU64Max);
-        case Xor: return from_unsigned(tnum_xor(a.var, b.var), 0, kU64Max);
+        case And:
+            return from_unsigned(tnum_and(a.var, b.var), 0, std::min(a.umax, b.umax));
+        case Or:
+            return from_unsigned(tnum_or(a.var, b.var), std::max(a.umin, b.umin), kU64Max);
+        case Xor:
+            return from_unsigned(tnum_xor(a.var, b.var), 0, kU64Max);
         case Lsh: {
             if (!b.is_const()) return Scalar::unknown();
             unsigned shift = b.const_value() & 63;
             Tnum var = tnum_lshift(a.var, shift);
-            if (shift == 0 || (a.umax >> (64 - shift)) == 0) return from_unsigned(var, a.umin << shift, a.umax << shift);
+            if (shift == 0 || (a.umax >> (64 - shift)) == 0)
+                return from_unsigned(var, a.umin << shift, a.umax << shift);
             return from_unsigned(var, 0, kU64Max);
         }
         case Rsh: {
@@ -215,7 +244,8 @@ Scalar alu64(isa::Operation op, const Scalar& a, const Scalar& b) {
         case Neg:
             if (a.smin != kS64Min) return from_signed(tnum_neg(a.var), -a.smax, -a.smin);
             return from_unsigned(tnum_neg(a.var), 0, kU64Max);
-        default: return Scalar::unknown();
+        default:
+            return Scalar::unknown();
     }
 }
 
@@ -279,13 +309,14 @@ Scalar Scalar::srange(int64_t min, int64_t max) {
 }
 
 bool Scalar::empty() const {
-    return umin > umax || smin > smax || u32min > u32max || s32min > s32max || (var.value & var.mask) != 0 ||
-           !var.contains(var.value);
+    return umin > umax || smin > smax || u32min > u32max || s32min > s32max ||
+           (var.value & var.mask) != 0 || !var.contains(var.value);
 }
 
 bool Scalar::includes(const Scalar& o) const {
-    return umin <= o.umin && o.umax <= umax && smin <= o.smin && o.smax <= smax && u32min <= o.u32min &&
-           o.u32max <= u32max && s32min <= o.s32min && o.s32max <= s32max && var.includes(o.var);
+    return umin <= o.umin && o.umax <= umax && smin <= o.smin && o.smax <= smax &&
+           u32min <= o.u32min && o.u32max <= u32max && s32min <= o.s32min && o.s32max <= s32max &&
+           var.includes(o.var);
 }
 
 void Scalar::sync() {
@@ -325,7 +356,9 @@ void Scalar::reset64() {
     sync();
 }
 
-void Scalar::reset64_from32() { reset64(); }
+void Scalar::reset64_from32() {
+    reset64();
+}
 
 std::string Scalar::to_string() const {
     if (is_const()) return fmt::format("{}", static_cast<int64_t>(var.value));
@@ -402,35 +435,59 @@ Scalar scalar_truncate(const Scalar& value, int bytes) {
 Cmp cmp_of(isa::Operation op) {
     using enum isa::Operation;
     switch (op) {
-        case Jeq: return Cmp::Eq;
-        case Jne: return Cmp::Ne;
-        case Jgt: return Cmp::Ugt;
-        case Jge: return Cmp::Uge;
-        case Jlt: return Cmp::Ult;
-        case Jle: return Cmp::Ule;
-        case Jsgt: return Cmp::Sgt;
-        case Jsge: return Cmp::Sge;
-        case Jslt: return Cmp::Slt;
-        case Jsle: return Cmp::Sle;
-        case Jset: return Cmp::Set;
-        default: return Cmp::Eq;
+        case Jeq:
+            return Cmp::Eq;
+        case Jne:
+            return Cmp::Ne;
+        case Jgt:
+            return Cmp::Ugt;
+        case Jge:
+            return Cmp::Uge;
+        case Jlt:
+            return Cmp::Ult;
+        case Jle:
+            return Cmp::Ule;
+        case Jsgt:
+            return Cmp::Sgt;
+        case Jsge:
+            return Cmp::Sge;
+        case Jslt:
+            return Cmp::Slt;
+        case Jsle:
+            return Cmp::Sle;
+        case Jset:
+            return Cmp::Set;
+        default:
+            return Cmp::Eq;
     }
 }
 
 Cmp negate(Cmp cmp) {
     switch (cmp) {
-        case Cmp::Eq: return Cmp::Ne;
-        case Cmp::Ne: return Cmp::Eq;
-        case Cmp::Ugt: return Cmp::Ule;
-        case Cmp::Uge: return Cmp::Ult;
-        case Cmp::Ult: return Cmp::Uge;
-        case Cmp::Ule: return Cmp::Ugt;
-        case Cmp::Sgt: return Cmp::Sle;
-        case Cmp::Sge: return Cmp::Slt;
-        case Cmp::Slt: return Cmp::Sge;
-        case Cmp::Sle: return Cmp::Sgt;
-        case Cmp::Set: return Cmp::NotSet;
-        case Cmp::NotSet: return Cmp::Set;
+        case Cmp::Eq:
+            return Cmp::Ne;
+        case Cmp::Ne:
+            return Cmp::Eq;
+        case Cmp::Ugt:
+            return Cmp::Ule;
+        case Cmp::Uge:
+            return Cmp::Ult;
+        case Cmp::Ult:
+            return Cmp::Uge;
+        case Cmp::Ule:
+            return Cmp::Ugt;
+        case Cmp::Sgt:
+            return Cmp::Sle;
+        case Cmp::Sge:
+            return Cmp::Slt;
+        case Cmp::Slt:
+            return Cmp::Sge;
+        case Cmp::Sle:
+            return Cmp::Sgt;
+        case Cmp::Set:
+            return Cmp::NotSet;
+        case Cmp::NotSet:
+            return Cmp::Set;
     }
     return Cmp::Eq;
 }
@@ -498,12 +555,17 @@ bool refine_views(View& a, View& b, Cmp cmp, int width) {
             a.smax = std::min(a.smax, b.smax);
             b.smin = std::max(b.smin, a.smin);
             return a.smin <= a.smax && b.smin <= b.smax;
-        case Cmp::Ugt: return refine_views(b, a, Cmp::Ult, width);
-        case Cmp::Uge: return refine_views(b, a, Cmp::Ule, width);
-        case Cmp::Sgt: return refine_views(b, a, Cmp::Slt, width);
-        case Cmp::Sge: return refine_views(b, a, Cmp::Sle, width);
+        case Cmp::Ugt:
+            return refine_views(b, a, Cmp::Ult, width);
+        case Cmp::Uge:
+            return refine_views(b, a, Cmp::Ule, width);
+        case Cmp::Sgt:
+            return refine_views(b, a, Cmp::Slt, width);
+        case Cmp::Sge:
+            return refine_views(b, a, Cmp::Sle, width);
         case Cmp::Set:
-        case Cmp::NotSet: return true;
+        case Cmp::NotSet:
+            return true;
     }
     return true;
 }

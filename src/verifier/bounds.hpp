@@ -18,7 +18,8 @@ struct Scalar {
     uint64_t umin = 0, umax = std::numeric_limits<uint64_t>::max();
     int64_t smin = std::numeric_limits<int64_t>::min(), smax = std::numeric_limits<int64_t>::max();
     uint32_t u32min = 0, u32max = std::numeric_limits<uint32_t>::max();
-    int32_t s32min = std::numeric_limits<int32_t>::min(), s32max = std::numeric_limits<int32_t>::max();
+    int32_t s32min = std::numeric_limits<int32_t>::min(),
+            s32max = std::numeric_limits<int32_t>::max();
 
     static Scalar unknown() { return Scalar{}; }
     static Scalar constant(uint64_t v);

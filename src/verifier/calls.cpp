@@ -33,7 +33,8 @@ const MapRule kMapRules[] = {
 
 bool map_allowed(int32_t helper, MapType type) {
     for (const MapRule& rule : kMapRules)
-        if (rule.helper == helper) return std::find(rule.types.begin(), rule.types.end(), type) != rule.types.end();
+        if (rule.helper == helper)
+            return std::find(rule.types.begin(), rule.types.end(), type) != rule.types.end();
     return type != MapType::Ringbuf && type != MapType::ProgArray;
 }
 
@@ -80,7 +81,8 @@ Result<void> Checker::check_combined_stack(uint32_t pc) {
     };
     m_stack_depth = deepest(0, 0);
     if (m_stack_depth > isa::kStackSize)
-        return error(pc, EACCES, fmt::format("combined stack size of calls is {}. Too large", m_stack_depth));
+        return error(pc, EACCES,
+                     fmt::format("combined stack size of calls is {}. Too large", m_stack_depth));
     return {};
 }
 
@@ -90,47 +92,62 @@ void Checker::release_reference(State& state, uint32_t ref_obj_id) {
         for (RegState& reg : frame.regs)
             if (reg.ref_obj_id == ref_obj_id) reg = RegState{};
         for (int slot = 0; slot < kStackSlots; ++slot)
-            if (frame.bytes[slot * 8] == StackByte::Spill && frame.spills[slot].ref_obj_id == ref_obj_id)
+            if (frame.bytes[slot * 8] == StackByte::Spill &&
+                frame.spills[slot].ref_obj_id == ref_obj_id)
                 for (int i = 0; i < 8; ++i) frame.bytes[slot * 8 + i] = StackByte::Misc;
     }
 }
 
 Result<bool> Checker::call(Path& path, const isa::Insn& insn) {
     switch (insn.info().operation) {
-        case isa::Operation::Helper: return call_helper(path, insn);
-        case isa::Operation::Local: return call_local(path, insn);
-        case isa::Operation::Kfunc: return call_kfunc(path, insn);
-        default: return error(path.pc, EINVAL, "callx is not supported");
+        case isa::Operation::Helper:
+            return call_helper(path, insn);
+        case isa::Operation::Local:
+            return call_local(path, insn);
+        case isa::Operation::Kfunc:
+            return call_kfunc(path, insn);
+        default:
+            return error(path.pc, EINVAL, "callx is not supported");
     }
 }
 
-Result<void> Checker::check_helper_mem(Path& path, int regno, const Scalar& size, bool write, bool maybe_null) {
+Result<void> Checker::check_helper_mem(Path& path, int regno, const Scalar& size, bool write,
+                                       bool maybe_null) {
     const uint32_t pc = path.pc;
     CRIB_TRY(check_reg_read(path, regno));
     const RegState reg = path.state.reg(regno);
     if (maybe_null && null_pointer(reg)) return {};
     if (size.umax == 0) return {};
     if (size.umax > (uint64_t{1} << 29))
-        return error(pc, EACCES, fmt::format("R{} unbounded memory access, use 'var &= const' or 'if (var < const)'",
-                                             regno + 1));
+        return error(
+            pc, EACCES,
+            fmt::format("R{} unbounded memory access, use 'var &= const' or 'if (var < const)'",
+                        regno + 1));
     auto bytes = static_cast<int64_t>(size.umax);
     if (reg.type != RegType::Stack)
-        return check_mem(path, regno, 0, static_cast<int>(bytes), write ? Access::Write : Access::Read, nullptr);
+        return check_mem(path, regno, 0, static_cast<int>(bytes),
+                         write ? Access::Write : Access::Read, nullptr);
     if (reg.value.smin < -isa::kStackSize || reg.value.smax > isa::kStackSize)
-        return error(pc, EACCES, fmt::format("R{} unbounded indirect variable offset stack access", regno));
+        return error(pc, EACCES,
+                     fmt::format("R{} unbounded indirect variable offset stack access", regno));
     Frame& frame = path.state.frames[reg.frameno];
     const int64_t lo = reg.off + reg.value.smin;
     const int64_t end = reg.off + reg.value.smax + bytes;
     if (lo < -isa::kStackSize || end > 0)
-        return error(pc, EACCES, fmt::format("invalid indirect access to stack R{} off={} size={}", regno, lo, bytes));
+        return error(
+            pc, EACCES,
+            fmt::format("invalid indirect access to stack R{} off={} size={}", regno, lo, bytes));
     frame.depth = std::max<uint32_t>(frame.depth, static_cast<uint32_t>(-lo));
     note_stack_depth(path.state);
-    auto at = [&](int64_t off) -> StackByte& { return frame.bytes[static_cast<size_t>(off + isa::kStackSize)]; };
+    auto at = [&](int64_t off) -> StackByte& {
+        return frame.bytes[static_cast<size_t>(off + isa::kStackSize)];
+    };
     if (!write) {
         for (int64_t b = lo; b < end; ++b)
             if (at(b) == StackByte::Invalid)
-                return error(pc, EACCES, fmt::format("invalid indirect read from stack R{} off {}+{} size {}", regno, lo,
-                                                     b - lo, bytes));
+                return error(pc, EACCES,
+                             fmt::format("invalid indirect read from stack R{} off {}+{} size {}",
+                                         regno, lo, b - lo, bytes));
         return {};
     }
     // The helper may write any of these bytes: spilled registers there are
@@ -152,11 +169,16 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
     const uint32_t pc = path.pc;
     const int32_t id = insn.imm;
     if (id == object::kPoisonHelper)
-        return error(pc, EINVAL, fmt::format("invalid func unknown#{}: a CO-RE relocation found no target", id));
-    const progs::HelperInfo* helper = m_in.type.get_func_proto ? m_in.type.get_func_proto(id) : nullptr;
+        return error(
+            pc, EINVAL,
+            fmt::format("invalid func unknown#{}: a CO-RE relocation found no target", id));
+    const progs::HelperInfo* helper =
+        m_in.type.get_func_proto ? m_in.type.get_func_proto(id) : nullptr;
     if (!helper) {
         if (progs::find_helper(id))
-            return error(pc, EINVAL, fmt::format("program of this type cannot use helper {}#{}", helper_name(id), id));
+            return error(
+                pc, EINVAL,
+                fmt::format("program of this type cannot use helper {}#{}", helper_name(id), id));
         return error(pc, EINVAL, fmt::format("invalid func unknown#{}", id));
     }
     const progs::HelperProto& proto = helper->proto;
@@ -173,25 +195,30 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
         CRIB_TRY(check_reg_read(path, r));
         const RegState reg = path.state.reg(r);
         auto expected = [&](std::string_view what) {
-            return error(pc, EACCES, fmt::format("R{} type={} expected={}", r, type_name(reg), what));
+            return error(pc, EACCES,
+                         fmt::format("R{} type={} expected={}", r, type_name(reg), what));
         };
         const bool nullable = arg.has(progs::kMaybeNull);
         switch (arg.kind) {
-            case progs::ArgKind::DontCare: break;
+            case progs::ArgKind::DontCare:
+                break;
             case progs::ArgKind::ConstMapPtr:
                 if (reg.type != RegType::MapPtr) return expected("map_ptr");
                 map = reg.map;
                 if (!map_allowed(id, m_in.maps[reg.map].spec.type))
-                    return error(pc, EACCES, fmt::format("cannot pass map_type {} into func {}#{}",
-                                                         static_cast<uint32_t>(m_in.maps[reg.map].spec.type),
-                                                         helper_name(id), id));
+                    return error(pc, EACCES,
+                                 fmt::format("cannot pass map_type {} into func {}#{}",
+                                             static_cast<uint32_t>(m_in.maps[reg.map].spec.type),
+                                             helper_name(id), id));
                 break;
             case progs::ArgKind::PtrToMapKey:
             case progs::ArgKind::PtrToMapValue: {
                 if (!map) return error(pc, EACCES, "invalid map_ptr to access map->key");
                 const maps::MapSpec& spec = m_in.maps[*map].spec;
-                uint32_t size = arg.kind == progs::ArgKind::PtrToMapKey ? spec.key_size : spec.value_size;
-                if (!reg.is_pointer()) return expected(arg.kind == progs::ArgKind::PtrToMapKey ? "fp" : "fp");
+                uint32_t size =
+                    arg.kind == progs::ArgKind::PtrToMapKey ? spec.key_size : spec.value_size;
+                if (!reg.is_pointer())
+                    return expected(arg.kind == progs::ArgKind::PtrToMapKey ? "fp" : "fp");
                 CRIB_TRY(check_helper_mem(path, r, Scalar::constant(size), false, false));
                 break;
             }
@@ -205,11 +232,15 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
             case progs::ArgKind::ConstSizeOrZero: {
                 if (reg.type != RegType::Scalar) return expected("scalar");
                 if (reg.value.smin < 0)
-                    return error(pc, EACCES, fmt::format("R{} min value is negative, either use unsigned or 'var &= "
-                                                         "const'", r));
+                    return error(
+                        pc, EACCES,
+                        fmt::format("R{} min value is negative, either use unsigned or 'var &= "
+                                    "const'",
+                                    r));
                 if (arg.kind == progs::ArgKind::ConstSize && reg.value.umin == 0)
                     return error(pc, EACCES, fmt::format("R{} invalid zero-sized read", r));
-                if (mem_reg < 0) return error(pc, EACCES, fmt::format("R{} size argument without memory", r));
+                if (mem_reg < 0)
+                    return error(pc, EACCES, fmt::format("R{} size argument without memory", r));
                 CRIB_TRY(check_helper_mem(path, mem_reg, reg.value, mem_write, mem_null));
                 break;
             }
@@ -221,16 +252,22 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
             case progs::ArgKind::PtrToCtx:
                 if (reg.type != RegType::Ctx) return expected("ctx");
                 if (reg.off != 0 || !reg.value.is_const() || reg.value.const_value() != 0)
-                    return error(pc, EACCES, fmt::format("dereference of modified ctx ptr R{} off={} disallowed", r,
-                                                         reg.off));
+                    return error(
+                        pc, EACCES,
+                        fmt::format("dereference of modified ctx ptr R{} off={} disallowed", r,
+                                    reg.off));
                 break;
             case progs::ArgKind::Anything:
-                if (reg.is_pointer()) return error(pc, EACCES, fmt::format("R{} leaks addr into helper function", r));
+                if (reg.is_pointer())
+                    return error(pc, EACCES, fmt::format("R{} leaks addr into helper function", r));
                 break;
             case progs::ArgKind::PtrToRingbufMem:
-                if (reg.type != RegType::Mem || !reg.ringbuf || reg.maybe_null) return expected("ringbuf_mem");
+                if (reg.type != RegType::Mem || !reg.ringbuf || reg.maybe_null)
+                    return expected("ringbuf_mem");
                 if (reg.off != 0 || !reg.value.is_const() || reg.value.const_value() != 0)
-                    return error(pc, EACCES, fmt::format("R{} must have zero offset when passed to release func", r));
+                    return error(
+                        pc, EACCES,
+                        fmt::format("R{} must have zero offset when passed to release func", r));
                 if (arg.has(progs::kRelease)) release = reg.ref_obj_id;
                 break;
             case progs::ArgKind::PtrToFunc:
@@ -244,7 +281,8 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
                 break;
             case progs::ArgKind::PtrToConstStr:
                 if (reg.type != RegType::MapValue || !reg.read_only)
-                    return error(pc, EACCES, fmt::format("R{} does not point to a readonly map'", r));
+                    return error(pc, EACCES,
+                                 fmt::format("R{} does not point to a readonly map'", r));
                 CRIB_TRY(check_mem(path, r, 0, 1, Access::Read, nullptr));
                 break;
             case progs::ArgKind::PtrToLong:
@@ -268,8 +306,9 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
         push(std::move(skip));
         // ...or call the callback, which on exit comes back to this call.
         if (path.state.frames.size() >= kMaxCallFrames)
-            return error(pc, EACCES, fmt::format("the call stack of {} frames is too deep !",
-                                                 path.state.frames.size() + 1));
+            return error(pc, EACCES,
+                         fmt::format("the call stack of {} frames is too deep !",
+                                     path.state.frames.size() + 1));
         Frame frame;
         frame.callsite = pc;
         frame.subprog = callback;
@@ -277,7 +316,8 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
         frame.callback_helper = id;
         const Frame& caller = path.state.top();
         if (id == hid::kForEachMapElem && map) {
-            RegState m = RegState::pointer(RegType::MapPtr), key = RegState::pointer(RegType::MapKey),
+            RegState m = RegState::pointer(RegType::MapPtr),
+                     key = RegState::pointer(RegType::MapKey),
                      value = RegState::pointer(RegType::MapValue);
             m.map = key.map = value.map = *map;
             frame.regs[1] = m;
@@ -300,8 +340,12 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
     for (int r = 1; r <= 5; ++r) path.state.reg(r) = RegState{};
     RegState& r0 = path.state.reg(0);
     switch (proto.ret.kind) {
-        case progs::RetKind::Integer: r0 = RegState::unknown(); break;
-        case progs::RetKind::Void: r0 = RegState{}; break;
+        case progs::RetKind::Integer:
+            r0 = RegState::unknown();
+            break;
+        case progs::RetKind::Void:
+            r0 = RegState{};
+            break;
         case progs::RetKind::PtrToMapValue:
             if (!map) return error(pc, EINVAL, "map value return without a map argument");
             r0 = RegState::pointer(RegType::MapValue);
@@ -330,9 +374,12 @@ Result<bool> Checker::call_local(Path& path, const isa::Insn& insn) {
     const uint32_t pc = path.pc;
     const auto target = static_cast<uint32_t>(static_cast<int64_t>(pc) + 1 + insn.imm);
     if (path.state.frames.size() >= kMaxCallFrames)
-        return error(pc, EACCES, fmt::format("the call stack of {} frames is too deep !", path.state.frames.size() + 1));
+        return error(
+            pc, EACCES,
+            fmt::format("the call stack of {} frames is too deep !", path.state.frames.size() + 1));
     for (const Frame& frame : path.state.frames)
-        if (frame.subprog == target) return error(pc, EACCES, fmt::format("recursive call from insn {} to {}", pc, target));
+        if (frame.subprog == target)
+            return error(pc, EACCES, fmt::format("recursive call from insn {} to {}", pc, target));
     Frame frame;
     frame.callsite = pc;
     frame.subprog = target;
@@ -353,15 +400,19 @@ Result<bool> Checker::call_kfunc(Path& path, const isa::Insn& insn) {
     if (m_in.source)
         for (const object::ExternRef& ref : m_in.source->externs)
             if (ref.insn == pc && ref.kind == object::ExternKind::Kfunc) name = ref.name;
-    if (name.empty()) return error(pc, EINVAL, "kernel function call without a name (no extern for this insn)");
+    if (name.empty())
+        return error(pc, EINVAL, "kernel function call without a name (no extern for this insn)");
     const progs::Kfunc* kfunc = progs::find_kfunc(m_in.type.type, name);
-    if (!kfunc) return error(pc, EACCES, fmt::format("calling kernel function {} is not allowed", name));
+    if (!kfunc)
+        return error(pc, EACCES, fmt::format("calling kernel function {} is not allowed", name));
     // Without BTF prototypes the arguments cannot be typed yet: refuse
     // pointers so nothing the program owns leaks, accept scalars.
     for (int r = 1; r <= 5; ++r) {
         const RegState& reg = path.state.reg(r);
         if (reg.is_pointer() && reg.type != RegType::Ctx && reg.type != RegType::Stack)
-            return error(pc, EACCES, fmt::format("R{} pointer argument to kfunc {} is not supported yet", r, name));
+            return error(
+                pc, EACCES,
+                fmt::format("R{} pointer argument to kfunc {} is not supported yet", r, name));
     }
     for (int r = 1; r <= 5; ++r) path.state.reg(r) = RegState{};
     path.state.reg(0) = RegState::unknown();
@@ -377,12 +428,17 @@ Result<bool> Checker::exit(Path& path) {
     if (path.state.frames.size() == 1) {
         if (r0.is_pointer()) return error(pc, EACCES, "R0 leaks addr as return value");
         for (const ReturnRange& range : kReturnRanges)
-            if (range.type == m_in.type.type && (r0.value.smin < range.min || r0.value.smax > range.max))
-                return error(pc, EACCES, fmt::format("At program exit the register R0 has {} should have been in [{}, {}]",
-                                                     range_text(r0.value), range.min, range.max));
+            if (range.type == m_in.type.type &&
+                (r0.value.smin < range.min || r0.value.smax > range.max))
+                return error(
+                    pc, EACCES,
+                    fmt::format(
+                        "At program exit the register R0 has {} should have been in [{}, {}]",
+                        range_text(r0.value), range.min, range.max));
         if (!path.state.refs.empty()) {
             const Reference& ref = path.state.refs.front();
-            return error(pc, EACCES, fmt::format("Unreleased reference id={} alloc_insn={}", ref.id, ref.insn));
+            return error(pc, EACCES,
+                         fmt::format("Unreleased reference id={} alloc_insn={}", ref.id, ref.insn));
         }
         note_stack_depth(path.state);
         CRIB_TRY(check_combined_stack(pc));
@@ -390,11 +446,14 @@ Result<bool> Checker::exit(Path& path) {
     }
     if (frame.callback) {
         if (r0.type != RegType::Scalar)
-            return error(pc, EACCES, fmt::format("At callback return the register R0 is not a known value ({})",
-                                                 type_name(r0)));
+            return error(pc, EACCES,
+                         fmt::format("At callback return the register R0 is not a known value ({})",
+                                     type_name(r0)));
         if (r0.value.smin < 0 || r0.value.smax > 1)
-            return error(pc, EACCES, fmt::format("At callback return the register R0 has {} should have been in [0, 1]",
-                                                 range_text(r0.value)));
+            return error(
+                pc, EACCES,
+                fmt::format("At callback return the register R0 has {} should have been in [0, 1]",
+                            range_text(r0.value)));
         uint32_t callsite = frame.callsite;
         path.state.frames.pop_back();
         path.pc = callsite;  // the helper may call back again

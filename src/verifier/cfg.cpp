@@ -9,9 +9,11 @@
 namespace crib::verifier {
 namespace {
 
-RegMask bit(int r) { return static_cast<RegMask>(1u << r); }
-constexpr RegMask kArgs = 0x3e;     // r1..r5
-constexpr RegMask kCallDefs = 0x3f; // r0..r5
+RegMask bit(int r) {
+    return static_cast<RegMask>(1u << r);
+}
+constexpr RegMask kArgs = 0x3e;      // r1..r5
+constexpr RegMask kCallDefs = 0x3f;  // r0..r5
 
 // Jump target of a jump or local call at pc.
 int64_t target_of(const isa::Insn& insn, uint32_t pc) {
@@ -39,9 +41,11 @@ Result<void> Checker::check_cfg() {
     for (uint32_t pc = 0; pc < n; ++pc) {
         const isa::Insn& insn = code[pc];
         auto operation = insn.info().operation;
-        if (insn.info().kind == isa::Kind::LddwTail && (pc == 0 || code[pc - 1].info().kind != isa::Kind::Lddw))
+        if (insn.info().kind == isa::Kind::LddwTail &&
+            (pc == 0 || code[pc - 1].info().kind != isa::Kind::Lddw))
             return error(pc, EINVAL, "invalid BPF_LD_IMM insn");
-        if (insn.info().kind == isa::Kind::Lddw && (pc + 1 >= n || code[pc + 1].info().kind != isa::Kind::LddwTail))
+        if (insn.info().kind == isa::Kind::Lddw &&
+            (pc + 1 >= n || code[pc + 1].info().kind != isa::Kind::LddwTail))
             return error(pc, EINVAL, "invalid BPF_LD_IMM insn");
         if (operation == isa::Operation::Local || operation == isa::Operation::Func) {
             int64_t target = target_of(insn, pc);
@@ -63,10 +67,13 @@ Result<void> Checker::check_cfg() {
         if (insn.info().kind != isa::Kind::Jump) continue;
         int64_t target = target_of(insn, pc);
         uint32_t sub = subprog_of(m_subprogs, pc);
-        if (target < 0 || target >= n || subprog_of(m_subprogs, static_cast<uint32_t>(target)) != sub)
-            return error(pc, EINVAL, fmt::format("jump out of range from insn {} to {}", pc, target));
+        if (target < 0 || target >= n ||
+            subprog_of(m_subprogs, static_cast<uint32_t>(target)) != sub)
+            return error(pc, EINVAL,
+                         fmt::format("jump out of range from insn {} to {}", pc, target));
         if (code[target].info().kind == isa::Kind::LddwTail)
-            return error(pc, EINVAL, fmt::format("jump into the middle of ldimm64 insn {}", target - 1));
+            return error(pc, EINVAL,
+                         fmt::format("jump into the middle of ldimm64 insn {}", target - 1));
         m_prune_point[target] = true;
         if (insn.info().operation != isa::Operation::Ja && pc + 1 < n) m_prune_point[pc + 1] = true;
     }
@@ -89,7 +96,8 @@ Result<void> Checker::check_cfg() {
         seen[pc] = true;
         const isa::Insn& insn = code[pc];
         switch (insn.info().kind) {
-            case isa::Kind::Exit: break;
+            case isa::Kind::Exit:
+                break;
             case isa::Kind::Jump:
                 work.push_back(static_cast<uint32_t>(target_of(insn, pc)));
                 if (insn.info().operation != isa::Operation::Ja) work.push_back(pc + 1);
@@ -98,7 +106,8 @@ Result<void> Checker::check_cfg() {
                 seen[pc + 1] = true;
                 work.push_back(pc + 2);
                 break;
-            default: work.push_back(pc + 1);
+            default:
+                work.push_back(pc + 1);
         }
     }
     for (uint32_t pc = 0; pc < n; ++pc)
@@ -149,7 +158,8 @@ void Checker::compute_liveness() {
                     live &= static_cast<RegMask>(~dst);
                     rel &= static_cast<RegMask>(~dst);
                     break;
-                case isa::Kind::LddwTail: break;
+                case isa::Kind::LddwTail:
+                    break;
                 case isa::Kind::Load:
                     succ(static_cast<int64_t>(i) + 1);
                     live = static_cast<RegMask>((live & ~dst) | src);
@@ -174,7 +184,8 @@ void Checker::compute_liveness() {
                     break;
                 case isa::Kind::Alu: {
                     succ(static_cast<int64_t>(i) + 1);
-                    bool mov = row.operation == isa::Operation::Mov || row.operation == isa::Operation::Movsx;
+                    bool mov = row.operation == isa::Operation::Mov ||
+                               row.operation == isa::Operation::Movsx;
                     bool dst_rel = rel & dst;
                     if (mov) {
                         live &= static_cast<RegMask>(~dst);
@@ -186,7 +197,8 @@ void Checker::compute_liveness() {
                         live |= src;
                         // Pointer arithmetic makes both sides' values matter
                         // whatever happens to the result.
-                        bool arith = row.operation == isa::Operation::Add || row.operation == isa::Operation::Sub;
+                        bool arith = row.operation == isa::Operation::Add ||
+                                     row.operation == isa::Operation::Sub;
                         if (dst_rel || arith) rel |= src;
                         if (arith) rel |= dst;
                     }

@@ -63,13 +63,14 @@ public:
     Result<void> store(Path& path, const isa::Insn& insn);
     Result<void> atomic(Path& path, const isa::Insn& insn);
     // Check `size` bytes at reg+off; on a read, `out` gets the loaded value.
-    Result<void> check_mem(Path& path, int regno, int32_t off, int size, Access access, RegState* out,
-                           bool sign_extend = false);
+    Result<void> check_mem(Path& path, int regno, int32_t off, int size, Access access,
+                           RegState* out, bool sign_extend = false);
     // Helper arguments: memory the helper reads or writes, of `size` bytes
     // (a scalar range: every size it may take).
-    Result<void> check_helper_mem(Path& path, int regno, const Scalar& size, bool write, bool maybe_null);
-    Result<void> check_stack_range(Path& path, int regno, const RegState& reg, int64_t lo, int64_t hi,
-                                   Access access, const char* what);
+    Result<void> check_helper_mem(Path& path, int regno, const Scalar& size, bool write,
+                                  bool maybe_null);
+    Result<void> check_stack_range(Path& path, int regno, const RegState& reg, int64_t lo,
+                                   int64_t hi, Access access, const char* what);
 
     // --- calls.cpp
     Result<bool> call(Path& path, const isa::Insn& insn);
@@ -91,25 +92,25 @@ public:
 
     const VerifyInput& m_in;
     const VerifyOptions& m_opt;
-    std::vector<uint32_t> m_subprogs;        // first insn of each function, sorted
+    std::vector<uint32_t> m_subprogs;  // first insn of each function, sorted
     std::vector<bool> m_prune_point;
-    std::vector<RegMask> m_live;             // registers read before written, per insn
-    std::vector<RegMask> m_relevant;         // registers whose value a check may depend on
+    std::vector<RegMask> m_live;               // registers read before written, per insn
+    std::vector<RegMask> m_relevant;           // registers whose value a check may depend on
     std::vector<std::vector<int>> m_explored;  // nodes per insn
     std::vector<Node> m_nodes;
-    std::vector<Path> m_stack;               // pending paths (DFS)
+    std::vector<Path> m_stack;  // pending paths (DFS)
     uint32_t m_max_ctx_offset = 0;
     uint64_t m_processed = 0;
     uint32_t m_stack_depth = 0;
     std::string m_log;
-    uint32_t m_pc = 0;                       // the insn being processed, for messages
+    uint32_t m_pc = 0;  // the insn being processed, for messages
     // Stack access operands (check_stack_range): size, sign extension, the
     // value a write stores and the value a read loads.
     int m_load_size = 0;
     bool m_load_sext = false;
     RegState m_store_value;
     RegState m_loaded;
-    std::vector<uint32_t> m_subprog_depth;   // deepest stack byte per function
+    std::vector<uint32_t> m_subprog_depth;                    // deepest stack byte per function
     std::vector<std::pair<uint32_t, uint32_t>> m_call_edges;  // caller, callee function starts
 };
 

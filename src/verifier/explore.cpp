@@ -10,7 +10,8 @@
 
 namespace crib::verifier {
 
-Checker::Checker(const VerifyInput& input, const VerifyOptions& options) : m_in(input), m_opt(options) {}
+Checker::Checker(const VerifyInput& input, const VerifyOptions& options)
+    : m_in(input), m_opt(options) {}
 
 // Misses a state may take before it can be dropped from its insn's list.
 constexpr uint32_t kKeepStates = 8;
@@ -57,14 +58,17 @@ bool reg_subsumes(const RegState& old, const RegState& cur, bool relevant, bool 
     }
     if (old.type != cur.type) return false;
     switch (old.type) {
-        case RegType::NotInit: return true;
+        case RegType::NotInit:
+            return true;
         case RegType::Scalar:
             if (exact) return old.value == cur.value;
             return !relevant || old.value.includes(cur.value);
-        default: break;
+        default:
+            break;
     }
-    if (old.off != cur.off || old.map != cur.map || old.mem_size != cur.mem_size || old.frameno != cur.frameno ||
-        old.subprog != cur.subprog || old.maybe_null != cur.maybe_null || old.ringbuf != cur.ringbuf ||
+    if (old.off != cur.off || old.map != cur.map || old.mem_size != cur.mem_size ||
+        old.frameno != cur.frameno || old.subprog != cur.subprog ||
+        old.maybe_null != cur.maybe_null || old.ringbuf != cur.ringbuf ||
         old.read_only != cur.read_only)
         return false;
     if (exact ? !(old.value == cur.value) : !old.value.includes(cur.value)) return false;
@@ -79,7 +83,8 @@ bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exa
     for (size_t f = 0; f < old.frames.size(); ++f) {
         const Frame& a = old.frames[f];
         const Frame& b = cur.frames[f];
-        if (a.callsite != b.callsite || a.subprog != b.subprog || a.callback != b.callback) return false;
+        if (a.callsite != b.callsite || a.subprog != b.subprog || a.callback != b.callback)
+            return false;
         bool top = f + 1 == old.frames.size();
         for (int r = 0; r < isa::kFramePointer; ++r) {
             bool live = !top || (m_live[pc] >> r & 1);
@@ -92,8 +97,9 @@ bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exa
         const Frame& a = old.frames[f];
         const Frame& b = cur.frames[f];
         // Bytes below the old frame's deepest access were never written there.
-        int first = isa::kStackSize - static_cast<int>(std::min<uint32_t>(exact ? std::max(a.depth, b.depth) : a.depth,
-                                                                          isa::kStackSize));
+        int first =
+            isa::kStackSize - static_cast<int>(std::min<uint32_t>(
+                                  exact ? std::max(a.depth, b.depth) : a.depth, isa::kStackSize));
         for (int i = first & ~7; i < isa::kStackSize; ++i) {
             StackByte x = a.bytes[i], y = b.bytes[i];
             if (exact) {
@@ -163,7 +169,8 @@ Result<VerifyResult> Checker::run() {
                             pruned = true;
                             break;
                         }
-                        return error(pc, EINVAL, fmt::format("infinite loop detected at insn {}", pc));
+                        return error(pc, EINVAL,
+                                     fmt::format("infinite loop detected at insn {}", pc));
                     }
                     // A state still being explored only serves loop detection;
                     // one that keeps missing (a loop counting up) costs more to
@@ -185,7 +192,9 @@ Result<VerifyResult> Checker::run() {
                 m_explored[pc].push_back(path.parent);
             }
             if (++m_processed > m_opt.insn_budget)
-                return error(pc, E2BIG, fmt::format("BPF program is too large. Processed {} insn", m_processed));
+                return error(
+                    pc, E2BIG,
+                    fmt::format("BPF program is too large. Processed {} insn", m_processed));
             if (m_opt.log_all) log_line(fmt::format("{}: {}", pc, disasm(pc)));
             auto next = step(path);
             if (!next) {
@@ -204,8 +213,8 @@ Result<VerifyResult> Checker::run() {
     result.states = static_cast<uint32_t>(m_nodes.size());
     result.stack_depth = m_stack_depth;
     if (m_opt.log_all || m_opt.log)
-        log_line(fmt::format("processed {} insns, {} states, stack depth {}", m_processed, m_nodes.size(),
-                             m_stack_depth));
+        log_line(fmt::format("processed {} insns, {} states, stack depth {}", m_processed,
+                             m_nodes.size(), m_stack_depth));
     result.log = std::move(m_log);
     return result;
 }

@@ -13,8 +13,9 @@ Error Checker::error(uint32_t pc, int code, std::string message) {
         if (const object::LineInfo* line = m_in.source->line_for(pc)) {
             std::string text = line->source;
             while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.erase(0, 1);
-            message += fmt::format(" ({}:{}: {})", std::filesystem::path(line->file).filename().string(), line->line,
-                                   text);
+            message +=
+                fmt::format(" ({}:{}: {})", std::filesystem::path(line->file).filename().string(),
+                            line->line, text);
         }
     }
     log_line(fmt::format("insn {}: {}", pc, message));

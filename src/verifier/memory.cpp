@@ -17,39 +17,54 @@ Scalar loaded_value(int size, bool sign_extend) {
     return Scalar::srange(-half, half - 1);
 }
 
-std::string_view verb(Access access) { return access == Access::Read ? "read from" : "write to"; }
+std::string_view verb(Access access) {
+    return access == Access::Read ? "read from" : "write to";
+}
 
 }  // namespace
 
-Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Access access, RegState* io,
-                                bool sign_extend) {
+Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Access access,
+                                RegState* io, bool sign_extend) {
     const uint32_t pc = path.pc;
-    if (!path.state.reg(regno).is_init()) return error(pc, EACCES, fmt::format("R{} !read_ok", regno));
+    if (!path.state.reg(regno).is_init())
+        return error(pc, EACCES, fmt::format("R{} !read_ok", regno));
     const RegState reg = path.state.reg(regno);
-    if (!reg.is_pointer() || reg.maybe_null || reg.type == RegType::MapPtr || reg.type == RegType::Func ||
-        reg.type == RegType::BtfId)
+    if (!reg.is_pointer() || reg.maybe_null || reg.type == RegType::MapPtr ||
+        reg.type == RegType::Func || reg.type == RegType::BtfId)
         return error(pc, EACCES, fmt::format("R{} invalid mem access '{}'", regno, type_name(reg)));
     const Scalar& var = reg.value;
     if (var.smin < -kMaxVarOff && reg.type != RegType::Stack)
-        return error(pc, EACCES, fmt::format("R{} min value is negative, either use unsigned index or do a if "
-                                             "(index >=0) check.", regno));
+        return error(pc, EACCES,
+                     fmt::format("R{} min value is negative, either use unsigned index or do a if "
+                                 "(index >=0) check.",
+                                 regno));
     if (var.smin < -kMaxVarOff || var.smax > kMaxVarOff)
-        return error(pc, EACCES, fmt::format("R{} unbounded memory access, make sure to bounds check any such "
-                                             "access", regno));
+        return error(pc, EACCES,
+                     fmt::format("R{} unbounded memory access, make sure to bounds check any such "
+                                 "access",
+                                 regno));
     const int64_t lo = int64_t{reg.off} + off + var.smin;
     const int64_t hi = int64_t{reg.off} + off + var.smax;  // start of the last possible access
     const bool writes = access != Access::Read;
     if (writes && io && io->is_pointer() && reg.type != RegType::Stack)
-        return error(pc, EACCES, fmt::format("R{} leaks addr into {}", regno == isa::kFramePointer ? 0 : regno,
-                                             reg.type == RegType::Ctx ? "ctx" : reg.type == RegType::Mem ? "mem" : "map"));
+        return error(pc, EACCES,
+                     fmt::format("R{} leaks addr into {}", regno == isa::kFramePointer ? 0 : regno,
+                                 reg.type == RegType::Ctx   ? "ctx"
+                                 : reg.type == RegType::Mem ? "mem"
+                                                            : "map"));
 
-    auto bounded = [&](uint64_t limit, std::string_view what, std::string_view size_name) -> Result<void> {
+    auto bounded = [&](uint64_t limit, std::string_view what,
+                       std::string_view size_name) -> Result<void> {
         if (lo < 0 && !var.is_const() && var.smin < 0)
-            return error(pc, EACCES, fmt::format("R{} min value is negative, either use unsigned index or do a if "
-                                                 "(index >=0) check.", regno));
+            return error(
+                pc, EACCES,
+                fmt::format("R{} min value is negative, either use unsigned index or do a if "
+                            "(index >=0) check.",
+                            regno));
         if (lo < 0 || hi + size > static_cast<int64_t>(limit))
-            return error(pc, EACCES, fmt::format("invalid access to {}, {}={} off={} size={}", what, size_name, limit,
-                                                 lo < 0 ? lo : hi, size));
+            return error(pc, EACCES,
+                         fmt::format("invalid access to {}, {}={} off={} size={}", what, size_name,
+                                     limit, lo < 0 ? lo : hi, size));
         return {};
     };
 
@@ -63,23 +78,30 @@ Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Ac
             return {};
         case RegType::Ctx: {
             if (writes && m_in.type.ctx.read_only)
-                return error(pc, EACCES, fmt::format("invalid bpf_context access off={} size={}: the {} context is "
-                                                     "read-only", lo, size, m_in.type.name));
+                return error(
+                    pc, EACCES,
+                    fmt::format("invalid bpf_context access off={} size={}: the {} context is "
+                                "read-only",
+                                lo, size, m_in.type.name));
             if (hi - lo > 65536 || lo < 0)
-                return error(pc, EACCES, fmt::format("invalid bpf_context access off={} size={}", lo, size));
+                return error(pc, EACCES,
+                             fmt::format("invalid bpf_context access off={} size={}", lo, size));
             auto type = writes ? progs::AccessType::Write : progs::AccessType::Read;
             for (int64_t o = lo; o <= hi; ++o) {
                 if (!var.var.contains(static_cast<uint64_t>(o - reg.off - off))) continue;
-                if (!progs::check_ctx_access(m_in.type, static_cast<int32_t>(o), size, type, m_max_ctx_offset))
-                    return error(pc, EACCES, fmt::format("invalid bpf_context access off={} size={}", o, size));
+                if (!progs::check_ctx_access(m_in.type, static_cast<int32_t>(o), size, type,
+                                             m_max_ctx_offset))
+                    return error(pc, EACCES,
+                                 fmt::format("invalid bpf_context access off={} size={}", o, size));
             }
             break;
         }
         case RegType::MapValue: {
             const maps::MapSpec& spec = m_in.maps[reg.map].spec;
             if (writes && reg.read_only)
-                return error(pc, EACCES, fmt::format("write into map forbidden, value_size={} off={} size={}",
-                                                     spec.value_size, lo, size));
+                return error(pc, EACCES,
+                             fmt::format("write into map forbidden, value_size={} off={} size={}",
+                                         spec.value_size, lo, size));
             CRIB_TRY(bounded(spec.value_size, "map value", "value_size"));
             break;
         }
@@ -90,10 +112,13 @@ Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Ac
             break;
         }
         case RegType::Mem:
-            if (writes && reg.read_only) return error(pc, EACCES, fmt::format("R{} cannot write into rdonly mem", regno));
+            if (writes && reg.read_only)
+                return error(pc, EACCES, fmt::format("R{} cannot write into rdonly mem", regno));
             CRIB_TRY(bounded(reg.mem_size, "memory", "mem_size"));
             break;
-        default: return error(pc, EACCES, fmt::format("R{} invalid mem access '{}'", regno, type_name(reg)));
+        default:
+            return error(pc, EACCES,
+                         fmt::format("R{} invalid mem access '{}'", regno, type_name(reg)));
     }
     if (access == Access::Read && io) *io = RegState::scalar(loaded_value(size, sign_extend));
     return {};
@@ -106,8 +131,10 @@ Result<void> Checker::load(Path& path, const isa::Insn& insn) {
         int64_t lo = int64_t{base.off} + insn.off + base.value.smin;
         int64_t hi = int64_t{base.off} + insn.off + base.value.smax;
         if (base.value.smin < -kMaxVarOff || base.value.smax > kMaxVarOff)
-            return error(path.pc, EACCES, fmt::format("R{} unbounded memory access, make sure to bounds check any "
-                                                      "such access", insn.src));
+            return error(path.pc, EACCES,
+                         fmt::format("R{} unbounded memory access, make sure to bounds check any "
+                                     "such access",
+                                     insn.src));
         m_load_size = insn.info().size;
         m_load_sext = insn.info().operation == isa::Operation::LoadSx;
         CRIB_TRY(check_stack_range(path, insn.src, base, lo, hi, Access::Read, nullptr));
@@ -126,15 +153,18 @@ Result<void> Checker::store(Path& path, const isa::Insn& insn) {
         CRIB_TRY(check_reg_read(path, insn.src));
         value = path.state.reg(insn.src);
     } else {
-        value = RegState::scalar(Scalar::constant(static_cast<uint64_t>(static_cast<int64_t>(insn.imm))));
+        value = RegState::scalar(
+            Scalar::constant(static_cast<uint64_t>(static_cast<int64_t>(insn.imm))));
     }
     const RegState& base = path.state.reg(insn.dst);
     if (base.is_init() && base.type == RegType::Stack) {
         int64_t lo = int64_t{base.off} + insn.off + base.value.smin;
         int64_t hi = int64_t{base.off} + insn.off + base.value.smax;
         if (base.value.smin < -kMaxVarOff || base.value.smax > kMaxVarOff)
-            return error(path.pc, EACCES, fmt::format("R{} unbounded memory access, make sure to bounds check any "
-                                                      "such access", insn.dst));
+            return error(path.pc, EACCES,
+                         fmt::format("R{} unbounded memory access, make sure to bounds check any "
+                                     "such access",
+                                     insn.dst));
         m_load_size = insn.info().size;
         m_store_value = value;
         return check_stack_range(path, insn.dst, base, lo, hi, Access::Write, nullptr);
@@ -146,10 +176,12 @@ Result<void> Checker::atomic(Path& path, const isa::Insn& insn) {
     CRIB_TRY(check_reg_read(path, insn.src));
     if (insn.info().operation == isa::Operation::Cmpxchg) CRIB_TRY(check_reg_read(path, 0));
     RegState value = path.state.reg(insn.src);
-    if (value.is_pointer()) return error(path.pc, EACCES, fmt::format("R{} leaks addr into mem", insn.src));
+    if (value.is_pointer())
+        return error(path.pc, EACCES, fmt::format("R{} leaks addr into mem", insn.src));
     const RegState& base = path.state.reg(insn.dst);
     if (base.is_init() && base.type == RegType::Ctx)
-        return error(path.pc, EACCES, fmt::format("BPF_ATOMIC stores into R{} ctx is not allowed", insn.dst));
+        return error(path.pc, EACCES,
+                     fmt::format("BPF_ATOMIC stores into R{} ctx is not allowed", insn.dst));
     if (base.is_init() && base.type == RegType::Stack) {
         int64_t lo = int64_t{base.off} + insn.off + base.value.smin;
         int64_t hi = int64_t{base.off} + insn.off + base.value.smax;
@@ -157,12 +189,14 @@ Result<void> Checker::atomic(Path& path, const isa::Insn& insn) {
         m_load_sext = false;
         CRIB_TRY(check_stack_range(path, insn.dst, base, lo, hi, Access::Read, nullptr));
         if (m_loaded.is_pointer())
-            return error(path.pc, EACCES, fmt::format("BPF_ATOMIC on spilled pointer R{} is not allowed", insn.dst));
+            return error(path.pc, EACCES,
+                         fmt::format("BPF_ATOMIC on spilled pointer R{} is not allowed", insn.dst));
         m_store_value = RegState::unknown();
         CRIB_TRY(check_stack_range(path, insn.dst, base, lo, hi, Access::Write, nullptr));
     } else {
         RegState scratch = RegState::unknown();
-        CRIB_TRY(check_mem(path, insn.dst, insn.off, insn.info().size, Access::ReadWrite, &scratch));
+        CRIB_TRY(
+            check_mem(path, insn.dst, insn.off, insn.info().size, Access::ReadWrite, &scratch));
     }
     Scalar fetched = Scalar::unknown_of_size(insn.info().size);
     switch (insn.info().operation) {
@@ -170,9 +204,14 @@ Result<void> Checker::atomic(Path& path, const isa::Insn& insn) {
         case isa::Operation::FetchOr:
         case isa::Operation::FetchAnd:
         case isa::Operation::FetchXor:
-        case isa::Operation::Xchg: path.state.reg(insn.src) = RegState::scalar(fetched); break;
-        case isa::Operation::Cmpxchg: path.state.reg(0) = RegState::scalar(fetched); break;
-        default: break;
+        case isa::Operation::Xchg:
+            path.state.reg(insn.src) = RegState::scalar(fetched);
+            break;
+        case isa::Operation::Cmpxchg:
+            path.state.reg(0) = RegState::scalar(fetched);
+            break;
+        default:
+            break;
     }
     return {};
 }
@@ -180,17 +219,20 @@ Result<void> Checker::atomic(Path& path, const isa::Insn& insn) {
 // Stack bytes [lo, hi + size) relative to the frame's r10, where lo..hi are
 // the possible starts. Reads need every byte written; an aligned 8-byte
 // access of a spill slot moves the whole register.
-Result<void> Checker::check_stack_range(Path& path, int regno, const RegState& reg, int64_t lo, int64_t hi,
-                                        Access access, const char*) {
+Result<void> Checker::check_stack_range(Path& path, int regno, const RegState& reg, int64_t lo,
+                                        int64_t hi, Access access, const char*) {
     const uint32_t pc = path.pc;
     const int size = m_load_size;
     Frame& frame = path.state.frames[reg.frameno];
     const bool fixed = lo == hi;
     if (lo < -isa::kStackSize || hi + size > 0) {
         if (fixed)
-            return error(pc, EACCES, fmt::format("invalid {} stack R{} off={} size={}", verb(access), regno, lo, size));
-        return error(pc, EACCES, fmt::format("invalid variable-offset {} stack R{} var_off={} off={} size={}",
-                                             verb(access), regno, reg.value.var.to_string(), reg.off, size));
+            return error(
+                pc, EACCES,
+                fmt::format("invalid {} stack R{} off={} size={}", verb(access), regno, lo, size));
+        return error(pc, EACCES,
+                     fmt::format("invalid variable-offset {} stack R{} var_off={} off={} size={}",
+                                 verb(access), regno, reg.value.var.to_string(), reg.off, size));
     }
     frame.depth = std::max<uint32_t>(frame.depth, static_cast<uint32_t>(-lo));
     note_stack_depth(path.state);
@@ -202,9 +244,12 @@ Result<void> Checker::check_stack_range(Path& path, int regno, const RegState& r
             StackByte kind = frame.bytes[index(b)];
             if (kind == StackByte::Invalid) {
                 if (fixed)
-                    return error(pc, EACCES, fmt::format("invalid read from stack off {}+{} size {}", lo, b - lo, size));
-                return error(pc, EACCES, fmt::format("invalid read from stack R{} var_off={}+{} size {}", regno,
-                                                     reg.value.var.to_string(), reg.off, size));
+                    return error(
+                        pc, EACCES,
+                        fmt::format("invalid read from stack off {}+{} size {}", lo, b - lo, size));
+                return error(pc, EACCES,
+                             fmt::format("invalid read from stack R{} var_off={}+{} size {}", regno,
+                                         reg.value.var.to_string(), reg.off, size));
             }
             if (kind != StackByte::Zero) all_zero = false;
             if (kind == StackByte::Spill) any_spill = true;
@@ -215,10 +260,12 @@ Result<void> Checker::check_stack_range(Path& path, int regno, const RegState& r
         }
         if (any_spill) {
             for (int64_t b = lo; b < hi + size; ++b)
-                if (frame.bytes[index(b)] == StackByte::Spill && frame.spills[index(b) / 8].is_pointer())
+                if (frame.bytes[index(b)] == StackByte::Spill &&
+                    frame.spills[index(b) / 8].is_pointer())
                     return error(pc, EACCES, fmt::format("invalid size of register fill"));
         }
-        m_loaded = RegState::scalar(all_zero ? Scalar::constant(0) : loaded_value(size, m_load_sext));
+        m_loaded =
+            RegState::scalar(all_zero ? Scalar::constant(0) : loaded_value(size, m_load_sext));
         return {};
     }
 
@@ -253,7 +300,8 @@ Result<void> Checker::check_stack_range(Path& path, int regno, const RegState& r
         if (frame.bytes[slot * 8] == StackByte::Spill)
             for (int j = 0; j < 8; ++j) frame.bytes[slot * 8 + j] = StackByte::Misc;
     }
-    for (int i = 0; i < size; ++i) frame.bytes[first + i] = zero ? StackByte::Zero : StackByte::Misc;
+    for (int i = 0; i < size; ++i)
+        frame.bytes[first + i] = zero ? StackByte::Zero : StackByte::Misc;
     return {};
 }
 

@@ -7,16 +7,34 @@ namespace crib::verifier {
 std::string type_name(const RegState& reg) {
     std::string base;
     switch (reg.type) {
-        case RegType::NotInit: return "?";
-        case RegType::Scalar: return "scalar";
-        case RegType::Ctx: base = "ctx"; break;
-        case RegType::Stack: base = "fp"; break;
-        case RegType::MapPtr: base = "map_ptr"; break;
-        case RegType::MapValue: base = "map_value"; break;
-        case RegType::MapKey: base = "map_key"; break;
-        case RegType::Mem: base = reg.ringbuf ? "ringbuf_mem" : "mem"; break;
-        case RegType::Func: base = "func"; break;
-        case RegType::BtfId: base = "ptr_"; break;
+        case RegType::NotInit:
+            return "?";
+        case RegType::Scalar:
+            return "scalar";
+        case RegType::Ctx:
+            base = "ctx";
+            break;
+        case RegType::Stack:
+            base = "fp";
+            break;
+        case RegType::MapPtr:
+            base = "map_ptr";
+            break;
+        case RegType::MapValue:
+            base = "map_value";
+            break;
+        case RegType::MapKey:
+            base = "map_key";
+            break;
+        case RegType::Mem:
+            base = reg.ringbuf ? "ringbuf_mem" : "mem";
+            break;
+        case RegType::Func:
+            base = "func";
+            break;
+        case RegType::BtfId:
+            base = "ptr_";
+            break;
     }
     if (reg.read_only) base = "rdonly_" + base;
     if (reg.maybe_null) base += "_or_null";
@@ -25,15 +43,19 @@ std::string type_name(const RegState& reg) {
 
 std::string describe(const RegState& reg) {
     switch (reg.type) {
-        case RegType::NotInit: return "?";
+        case RegType::NotInit:
+            return "?";
         case RegType::Scalar:
-            if (reg.value.is_const()) return fmt::format("{}", static_cast<int64_t>(reg.value.const_value()));
+            if (reg.value.is_const())
+                return fmt::format("{}", static_cast<int64_t>(reg.value.const_value()));
             return fmt::format("scalar({})", reg.value.to_string());
         case RegType::Stack:
             if (reg.value.is_const() && reg.value.const_value() == 0)
-                return reg.frameno ? fmt::format("fp{}[{}]", reg.off, reg.frameno) : fmt::format("fp{}", reg.off);
+                return reg.frameno ? fmt::format("fp{}[{}]", reg.off, reg.frameno)
+                                   : fmt::format("fp{}", reg.off);
             break;
-        default: break;
+        default:
+            break;
     }
     std::string out = type_name(reg) + "(";
     std::string parts;

@@ -14,30 +14,30 @@ namespace crib::verifier {
 enum class RegType : uint8_t {
     NotInit,
     Scalar,
-    Ctx,        // PTR_TO_CTX
-    Stack,      // PTR_TO_STACK, of frame `frameno`
-    MapPtr,     // CONST_PTR_TO_MAP
-    MapValue,   // PTR_TO_MAP_VALUE
-    MapKey,     // PTR_TO_MAP_KEY (for_each callbacks)
-    Mem,        // PTR_TO_MEM: helper-returned memory of mem_size bytes (ringbuf records)
-    Func,       // PTR_TO_FUNC: a subprogram, for callbacks
-    BtfId,      // PTR_TO_BTF_ID: typed kernel object, opaque for now
+    Ctx,       // PTR_TO_CTX
+    Stack,     // PTR_TO_STACK, of frame `frameno`
+    MapPtr,    // CONST_PTR_TO_MAP
+    MapValue,  // PTR_TO_MAP_VALUE
+    MapKey,    // PTR_TO_MAP_KEY (for_each callbacks)
+    Mem,       // PTR_TO_MEM: helper-returned memory of mem_size bytes (ringbuf records)
+    Func,      // PTR_TO_FUNC: a subprogram, for callbacks
+    BtfId,     // PTR_TO_BTF_ID: typed kernel object, opaque for now
 };
 
 struct RegState {
     RegType type = RegType::NotInit;
     // Scalar: the value. Pointers: the variable part of the offset.
     Scalar value = Scalar::unknown();
-    int32_t off = 0;           // pointers: fixed offset
-    uint32_t map = 0;          // MapPtr, MapValue, MapKey: index into VerifyInput::maps
-    uint32_t mem_size = 0;     // Mem
-    uint32_t frameno = 0;      // Stack
-    uint32_t subprog = 0;      // Func: first insn of the subprogram
-    uint32_t id = 0;           // maybe-NULL pointers: copies share an id, checked together
-    uint32_t ref_obj_id = 0;   // acquired references (ringbuf records)
+    int32_t off = 0;          // pointers: fixed offset
+    uint32_t map = 0;         // MapPtr, MapValue, MapKey: index into VerifyInput::maps
+    uint32_t mem_size = 0;    // Mem
+    uint32_t frameno = 0;     // Stack
+    uint32_t subprog = 0;     // Func: first insn of the subprogram
+    uint32_t id = 0;          // maybe-NULL pointers: copies share an id, checked together
+    uint32_t ref_obj_id = 0;  // acquired references (ringbuf records)
     bool maybe_null = false;
-    bool ringbuf = false;      // Mem from bpf_ringbuf_reserve
-    bool read_only = false;    // Mem / MapValue the program may not write
+    bool ringbuf = false;    // Mem from bpf_ringbuf_reserve
+    bool read_only = false;  // Mem / MapValue the program may not write
 
     static RegState scalar(Scalar value) {
         RegState r;

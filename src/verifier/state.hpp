@@ -29,11 +29,11 @@ struct Frame {
     std::array<StackByte, isa::kStackSize> bytes{};
     // The register spilled into each 8-byte slot (valid where bytes say Spill).
     std::array<RegState, kStackSlots> spills{};
-    uint32_t callsite = 0;       // insn of the call that made this frame
-    uint32_t subprog = 0;        // first insn of the function running in it
-    uint32_t depth = 0;          // deepest stack byte touched, rounded later
-    bool callback = false;       // entered from a helper (bpf_loop...)
-    int32_t callback_helper = 0; // that helper's id
+    uint32_t callsite = 0;        // insn of the call that made this frame
+    uint32_t subprog = 0;         // first insn of the function running in it
+    uint32_t depth = 0;           // deepest stack byte touched, rounded later
+    bool callback = false;        // entered from a helper (bpf_loop...)
+    int32_t callback_helper = 0;  // that helper's id
 
     bool operator==(const Frame&) const = default;
 };

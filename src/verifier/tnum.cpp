@@ -32,7 +32,9 @@ Tnum Tnum::with_subreg(const Tnum& low) const {
     return Tnum{h.value | l.value, h.mask | l.mask};
 }
 
-std::string Tnum::to_string() const { return fmt::format("(0x{:x}; 0x{:x})", value, mask); }
+std::string Tnum::to_string() const {
+    return fmt::format("(0x{:x}; 0x{:x})", value, mask);
+}
 
 Tnum tnum_add(Tnum a, Tnum b) {
     uint64_t sm = a.mask + b.mask;
@@ -71,7 +73,9 @@ Tnum tnum_xor(Tnum a, Tnum b) {
     return Tnum{v & ~mu, mu};
 }
 
-Tnum tnum_neg(Tnum a) { return tnum_sub(Tnum::constant(0), a); }
+Tnum tnum_neg(Tnum a) {
+    return tnum_sub(Tnum::constant(0), a);
+}
 
 // Long multiplication over the bits of a: each known-1 bit adds b shifted,
 // each unknown bit adds b's possible bits as unknown.
@@ -101,8 +105,10 @@ Tnum tnum_rshift(Tnum a, unsigned shift) {
 
 Tnum tnum_arshift(Tnum a, unsigned shift, int width) {
     if (width == 32) {
-        auto v = static_cast<uint32_t>(static_cast<int32_t>(static_cast<uint32_t>(a.value)) >> (shift & 31));
-        auto m = static_cast<uint32_t>(static_cast<int32_t>(static_cast<uint32_t>(a.mask)) >> (shift & 31));
+        auto v = static_cast<uint32_t>(static_cast<int32_t>(static_cast<uint32_t>(a.value)) >>
+                                       (shift & 31));
+        auto m = static_cast<uint32_t>(static_cast<int32_t>(static_cast<uint32_t>(a.mask)) >>
+                                       (shift & 31));
         return Tnum{v, m};
     }
     return Tnum{static_cast<uint64_t>(static_cast<int64_t>(a.value) >> (shift & 63)),

@@ -12,19 +12,34 @@ namespace {
 std::string_view op_name(isa::Operation op) {
     using enum isa::Operation;
     switch (op) {
-        case Add: return "+=";
-        case Sub: return "-=";
-        case Mul: return "*=";
-        case Div: case Sdiv: return "/=";
-        case Mod: case Smod: return "%=";
-        case Or: return "|=";
-        case And: return "&=";
-        case Xor: return "^=";
-        case Lsh: return "<<=";
-        case Rsh: return ">>=";
-        case Arsh: return "s>>=";
-        case Neg: return "neg";
-        default: return "?";
+        case Add:
+            return "+=";
+        case Sub:
+            return "-=";
+        case Mul:
+            return "*=";
+        case Div:
+        case Sdiv:
+            return "/=";
+        case Mod:
+        case Smod:
+            return "%=";
+        case Or:
+            return "|=";
+        case And:
+            return "&=";
+        case Xor:
+            return "^=";
+        case Lsh:
+            return "<<=";
+        case Rsh:
+            return ">>=";
+        case Arsh:
+            return "s>>=";
+        case Neg:
+            return "neg";
+        default:
+            return "?";
     }
 }
 
@@ -34,8 +49,10 @@ bool arithmetic_allowed(const RegState& reg) {
         case RegType::Stack:
         case RegType::MapValue:
         case RegType::MapKey:
-        case RegType::Mem: return !reg.maybe_null;
-        default: return false;
+        case RegType::Mem:
+            return !reg.maybe_null;
+        default:
+            return false;
     }
 }
 
@@ -61,8 +78,7 @@ void mark_null_check(State& state, uint32_t id, bool is_null) {
             if (frame.bytes[slot * 8] == StackByte::Spill) fix(frame.spills[slot]);
     }
     // A NULL result holds nothing to release.
-    if (is_null && ref)
-        std::erase_if(state.refs, [&](const Reference& r) { return r.id == ref; });
+    if (is_null && ref) std::erase_if(state.refs, [&](const Reference& r) { return r.id == ref; });
 }
 
 }  // namespace
@@ -75,7 +91,8 @@ Result<bool> Checker::step(Path& path) {
             CRIB_TRY(alu(path, insn));
             path.pc++;
             return true;
-        case isa::Kind::Jump: return jump(path, insn);
+        case isa::Kind::Jump:
+            return jump(path, insn);
         case isa::Kind::Load:
             CRIB_TRY(load(path, insn));
             path.pc++;
@@ -92,15 +109,19 @@ Result<bool> Checker::step(Path& path) {
             CRIB_TRY(lddw(path, insn));
             path.pc += 2;
             return true;
-        case isa::Kind::LddwTail: return error(path.pc, EINVAL, "invalid BPF_LD_IMM insn");
-        case isa::Kind::Call: return call(path, insn);
-        case isa::Kind::Exit: return exit(path);
+        case isa::Kind::LddwTail:
+            return error(path.pc, EINVAL, "invalid BPF_LD_IMM insn");
+        case isa::Kind::Call:
+            return call(path, insn);
+        case isa::Kind::Exit:
+            return exit(path);
     }
     return error(path.pc, EINVAL, "unknown insn");
 }
 
 Result<void> Checker::check_reg_read(Path& path, int regno) {
-    if (!path.state.reg(regno).is_init()) return error(path.pc, EACCES, fmt::format("R{} !read_ok", regno));
+    if (!path.state.reg(regno).is_init())
+        return error(path.pc, EACCES, fmt::format("R{} !read_ok", regno));
     return {};
 }
 
@@ -114,15 +135,16 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
     if (row.kind == isa::Kind::Endian) {
         CRIB_TRY(check_reg_read(path, d));
         RegState& dst = path.state.reg(d);
-        if (dst.is_pointer()) return error(path.pc, EACCES, fmt::format("R{} pointer arithmetic prohibited", d));
+        if (dst.is_pointer())
+            return error(path.pc, EACCES, fmt::format("R{} pointer arithmetic prohibited", d));
         const Scalar& v = dst.value;
         if (row.operation == ToLe) {
             dst.value = scalar_truncate(v, row.size);
         } else if (v.is_const()) {
             uint64_t x = v.const_value();
-            uint64_t swapped = row.size == 2 ? __builtin_bswap16(static_cast<uint16_t>(x))
-                             : row.size == 4 ? __builtin_bswap32(static_cast<uint32_t>(x))
-                                             : __builtin_bswap64(x);
+            uint64_t swapped = row.size == 2   ? __builtin_bswap16(static_cast<uint16_t>(x))
+                               : row.size == 4 ? __builtin_bswap32(static_cast<uint32_t>(x))
+                                               : __builtin_bswap64(x);
             dst.value = Scalar::constant(swapped);
         } else {
             dst.value = Scalar::unknown_of_size(row.size);
@@ -151,7 +173,8 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
         return {};
     }
     if (row.operation == Movsx) {
-        if (src.is_pointer()) return error(path.pc, EACCES, fmt::format("R{} sign-extension of pointer", insn.src));
+        if (src.is_pointer())
+            return error(path.pc, EACCES, fmt::format("R{} sign-extension of pointer", insn.src));
         path.state.reg(d) = RegState::scalar(scalar_sext(src.value, row.size, width));
         return {};
     }
@@ -165,7 +188,8 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
     }
     if (width == 32)
         return error(path.pc, EACCES,
-                     fmt::format("R{} 32-bit pointer arithmetic prohibited", dst.is_pointer() ? d : insn.src));
+                     fmt::format("R{} 32-bit pointer arithmetic prohibited",
+                                 dst.is_pointer() ? d : insn.src));
     const RegState& ptr = dst.is_pointer() ? dst : src;
     const int ptr_reg = dst.is_pointer() ? d : insn.src;
     if (dst.is_pointer() && src.is_pointer()) {
@@ -173,21 +197,24 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
             dst = RegState::unknown();  // a distance, not an address
             return {};
         }
-        return error(path.pc, EACCES, fmt::format("R{} pointer {} pointer prohibited", d, op_name(row.operation)));
+        return error(path.pc, EACCES,
+                     fmt::format("R{} pointer {} pointer prohibited", d, op_name(row.operation)));
     }
     if (row.operation != Add && row.operation != Sub) {
         bool bitwise = row.operation == And || row.operation == Or || row.operation == Xor;
         return error(path.pc, EACCES,
-                     bitwise ? fmt::format("R{} bitwise operator {} on pointer prohibited", ptr_reg, op_name(row.operation))
-                             : fmt::format("R{} pointer arithmetic with {} operator prohibited", ptr_reg,
-                                           op_name(row.operation)));
+                     bitwise ? fmt::format("R{} bitwise operator {} on pointer prohibited", ptr_reg,
+                                           op_name(row.operation))
+                             : fmt::format("R{} pointer arithmetic with {} operator prohibited",
+                                           ptr_reg, op_name(row.operation)));
     }
     if (!dst.is_pointer() && row.operation == Sub)
         return error(path.pc, EACCES, fmt::format("R{} tried to subtract pointer from scalar", d));
     if (!arithmetic_allowed(ptr)) {
         std::string suffix = ptr.maybe_null ? ", null-check it first" : "";
         return error(path.pc, EACCES,
-                     fmt::format("R{} pointer arithmetic on {} prohibited{}", ptr_reg, type_name(ptr), suffix));
+                     fmt::format("R{} pointer arithmetic on {} prohibited{}", ptr_reg,
+                                 type_name(ptr), suffix));
     }
     const Scalar& delta = dst.is_pointer() ? src.value : dst.value;
     RegState result = ptr;
@@ -195,8 +222,9 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
         auto c = static_cast<int64_t>(delta.const_value());
         int64_t off = row.operation == Add ? int64_t{result.off} + c : int64_t{result.off} - c;
         if (off < -(int64_t{1} << 29) || off > (int64_t{1} << 29))
-            return error(path.pc, EACCES,
-                         fmt::format("value {} makes {} pointer be out of bounds", c, type_name(ptr)));
+            return error(
+                path.pc, EACCES,
+                fmt::format("value {} makes {} pointer be out of bounds", c, type_name(ptr)));
         result.off = static_cast<int32_t>(off);
     } else {
         result.value = scalar_alu(row.operation, result.value, delta, 64);
@@ -208,7 +236,8 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
 Result<bool> Checker::jump(Path& path, const isa::Insn& insn) {
     const isa::OpInfo& row = insn.info();
     const uint32_t target = static_cast<uint32_t>(
-        static_cast<int64_t>(path.pc) + 1 + (row.operation == isa::Operation::Ja && row.width == 32 ? insn.imm : insn.off));
+        static_cast<int64_t>(path.pc) + 1 +
+        (row.operation == isa::Operation::Ja && row.width == 32 ? insn.imm : insn.off));
     if (row.operation == isa::Operation::Ja) {
         path.pc = target;
         return true;
@@ -240,10 +269,12 @@ Result<bool> Checker::jump(Path& path, const isa::Insn& insn) {
     } else {
         if (width == 32)
             return error(path.pc, EACCES,
-                         fmt::format("R{} 32-bit pointer comparison prohibited", dst.is_pointer() ? insn.dst : insn.src));
+                         fmt::format("R{} 32-bit pointer comparison prohibited",
+                                     dst.is_pointer() ? insn.dst : insn.src));
         const RegState& ptr = dst.is_pointer() ? dst : src;
         const RegState& other = dst.is_pointer() ? src : dst;
-        bool against_zero = !other.is_pointer() && other.value.is_const() && other.value.const_value() == 0;
+        bool against_zero =
+            !other.is_pointer() && other.value.is_const() && other.value.const_value() == 0;
         if (against_zero && (cmp == Cmp::Eq || cmp == Cmp::Ne)) {
             std::optional<State>& null_side = cmp == Cmp::Eq ? taken : fall;
             std::optional<State>& set_side = cmp == Cmp::Eq ? fall : taken;
@@ -276,22 +307,29 @@ Result<void> Checker::lddw(Path& path, const isa::Insn& insn) {
     const int d = insn.dst;
     using enum isa::Operation;
     switch (insn.info().operation) {
-        case Imm64: path.state.reg(d) = RegState::scalar(Scalar::constant(insn.imm64)); return {};
+        case Imm64:
+            path.state.reg(d) = RegState::scalar(Scalar::constant(insn.imm64));
+            return {};
         case MapIdx:
         case MapIdxValue: {
             auto index = static_cast<uint32_t>(insn.imm);
             if (index >= m_in.maps.size())
-                return error(path.pc, EINVAL, fmt::format("fd {} is not pointing to valid bpf_map", index));
+                return error(path.pc, EINVAL,
+                             fmt::format("fd {} is not pointing to valid bpf_map", index));
             const maps::MapSpec& spec = m_in.maps[index].spec;
-            RegState reg = RegState::pointer(insn.info().operation == MapIdx ? RegType::MapPtr : RegType::MapValue);
+            RegState reg = RegState::pointer(insn.info().operation == MapIdx ? RegType::MapPtr
+                                                                             : RegType::MapValue);
             reg.map = index;
             if (insn.info().operation == MapIdxValue) {
                 auto offset = static_cast<uint32_t>(m_in.insns[path.pc + 1].imm);
                 if (spec.type != maps::MapType::Array || spec.max_entries != 1)
-                    return error(path.pc, EINVAL, "no direct value access support for this map type");
+                    return error(path.pc, EINVAL,
+                                 "no direct value access support for this map type");
                 if (offset >= spec.value_size)
-                    return error(path.pc, EACCES, fmt::format("invalid access to map value pointer, value_size={} off={}",
-                                                              spec.value_size, offset));
+                    return error(
+                        path.pc, EACCES,
+                        fmt::format("invalid access to map value pointer, value_size={} off={}",
+                                    spec.value_size, offset));
                 reg.off = static_cast<int32_t>(offset);
                 reg.read_only = (spec.flags & maps::kRdonlyProg) != 0;
             }
@@ -304,11 +342,15 @@ Result<void> Checker::lddw(Path& path, const isa::Insn& insn) {
             path.state.reg(d) = reg;
             return {};
         }
-        case BtfId: path.state.reg(d) = RegState::pointer(RegType::BtfId); return {};
+        case BtfId:
+            path.state.reg(d) = RegState::pointer(RegType::BtfId);
+            return {};
         case MapFd:
         case MapValue:
-            return error(path.pc, EINVAL, "map fd references are not supported; objects refer to maps by index");
-        default: return error(path.pc, EINVAL, "invalid BPF_LD_IMM insn");
+            return error(path.pc, EINVAL,
+                         "map fd references are not supported; objects refer to maps by index");
+        default:
+            return error(path.pc, EINVAL, "invalid BPF_LD_IMM insn");
     }
 }
 

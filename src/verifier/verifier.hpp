@@ -46,8 +46,8 @@ struct VerifyOptions {
 struct VerifyResult {
     uint32_t max_ctx_offset = 0;  // the largest ctx byte read, for BPF_PROG_RUN's ctx_size_in
     uint64_t insns_processed = 0;
-    uint32_t states = 0;          // explored states kept for pruning
-    uint32_t stack_depth = 0;     // deepest combined stack of any call chain
+    uint32_t states = 0;       // explored states kept for pruning
+    uint32_t stack_depth = 0;  // deepest combined stack of any call chain
     std::string log;
 };
 

@@ -2,10 +2,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 
@@ -21,20 +21,24 @@ Output crib(const std::string& args) {
     if (!pipe) return result;
     std::array<char, 4096> buffer;
     size_t n;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+        result.out.append(buffer.data(), n);
     int status = pclose(pipe);
     result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return result;
 }
 
-std::string object(const std::string& name) { return std::string(CRIB_BPF_DIR) + "/" + name; }
+std::string object(const std::string& name) {
+    return std::string(CRIB_BPF_DIR) + "/" + name;
+}
 
 // "to be", as the demo's context: u32 length, then the text, padded to the
 // whole struct (BPF_PROG_RUN wants every byte the program may read).
 const std::string kDemoCtx = "05000000 746f206265" + std::string(2 * 251, '0');
 
 TEST(Cli, HelpExitsZero) {
-    for (const char* args : {"--help", "prog --help", "prog run --help", "map --help", "map update --help"}) {
+    for (const char* args :
+         {"--help", "prog --help", "prog run --help", "map --help", "map update --help"}) {
         Output result = crib(args);
         EXPECT_EQ(result.status, 0) << args << "\n" << result.out;
         EXPECT_NE(result.out.find("Usage:"), std::string::npos) << args;
@@ -54,7 +58,8 @@ TEST(Cli, ProgLoadJsonListsProgramsAndMaps) {
 }
 
 TEST(Cli, ProgRunJsonHasRetvalDurationAndRingbuf) {
-    Output result = crib("prog run " + object("demo.bpf.o") + " --ctx-hex '" + kDemoCtx + "' --json");
+    Output result =
+        crib("prog run " + object("demo.bpf.o") + " --ctx-hex '" + kDemoCtx + "' --json");
     ASSERT_EQ(result.status, 0) << result.out;
     auto doc = nlohmann::json::parse(result.out);
     EXPECT_EQ(doc["retval"], 2);
@@ -63,7 +68,8 @@ TEST(Cli, ProgRunJsonHasRetvalDurationAndRingbuf) {
 }
 
 TEST(Cli, ProgRunRepeatReportsMeanDuration) {
-    Output result = crib("prog run " + object("demo.bpf.o") + " --ctx-hex '" + kDemoCtx + "' --repeat 50");
+    Output result =
+        crib("prog run " + object("demo.bpf.o") + " --ctx-hex '" + kDemoCtx + "' --repeat 50");
     ASSERT_EQ(result.status, 0) << result.out;
     EXPECT_NE(result.out.find("ns per run (mean of 50)"), std::string::npos) << result.out;
 }
@@ -77,7 +83,8 @@ TEST(Cli, RetvalIsTheUnsigned32BitValue) {
 TEST(Cli, SeveralProgramsNeedProg) {
     Output result = crib("prog run " + object("tail_calls.bpf.o"));
     EXPECT_EQ(result.status, 1);
-    EXPECT_NE(result.out.find("has 3 programs (target, entry, again); choose one with --prog"), std::string::npos)
+    EXPECT_NE(result.out.find("has 3 programs (target, entry, again); choose one with --prog"),
+              std::string::npos)
         << result.out;
 }
 
@@ -88,11 +95,15 @@ TEST(Cli, FailuresNameTheCause) {
     };
     const Case cases[] = {
         {"prog run /nonexistent.o", "crib: cannot open object '/nonexistent.o'"},
-        {"prog load " + object("runtime_kprobe.bpf.o"), "program type kprobe does not run in user space"},
-        {"prog load " + object("runtime_kfunc.bpf.o"), "calling kernel function bpf_crib_no_such_kfunc is not allowed"},
-        {"prog run " + object("demo.bpf.o") + " --ctx-hex 0g", "'g' at position 1 is not a hex digit"},
+        {"prog load " + object("runtime_kprobe.bpf.o"),
+         "program type kprobe does not run in user space"},
+        {"prog load " + object("runtime_kfunc.bpf.o"),
+         "calling kernel function bpf_crib_no_such_kfunc is not allowed"},
+        {"prog run " + object("demo.bpf.o") + " --ctx-hex 0g",
+         "'g' at position 1 is not a hex digit"},
         {"map lookup " + object("demo.bpf.o") + " --map nope --key 00", "no map named 'nope'"},
-        {"map lookup " + object("demo.bpf.o") + " --map .rodata --key 00", "--key must be 4 bytes, got 1"},
+        {"map lookup " + object("demo.bpf.o") + " --map .rodata --key 00",
+         "--key must be 4 bytes, got 1"},
         {"prog dump " + object("demo.bpf.o") + " --prog nope", "no program named 'nope'"},
         {"prog run " + object("demo.bpf.o") + " --ctx-hex 05000000",
          "ctx_size_in 4 is smaller than the program's largest context offset 260"},
@@ -113,14 +124,17 @@ TEST(Cli, ErrorsAsJson) {
 }
 
 TEST(Cli, MapCommands) {
-    Output lookup = crib("map lookup " + object("demo.bpf.o") + " --map .rodata --key 00000000 --json");
+    Output lookup =
+        crib("map lookup " + object("demo.bpf.o") + " --map .rodata --key 00000000 --json");
     ASSERT_EQ(lookup.status, 0) << lookup.out;
     EXPECT_EQ(nlohmann::json::parse(lookup.out)["value"], "c5 9d 1c 81");
 
-    Output update = crib("map update " + object("demo.bpf.o") +
-                         " --map word_counts --key 01000000 --value 0100000000000000 --flags exist");
+    Output update =
+        crib("map update " + object("demo.bpf.o") +
+             " --map word_counts --key 01000000 --value 0100000000000000 --flags exist");
     EXPECT_EQ(update.status, 1);
-    EXPECT_NE(update.out.find("map 'word_counts' (hash): update: no such key (BPF_EXIST)"), std::string::npos)
+    EXPECT_NE(update.out.find("map 'word_counts' (hash): update: no such key (BPF_EXIST)"),
+              std::string::npos)
         << update.out;
 
     Output show = crib("map show " + object("demo.bpf.o") + " --json");
@@ -135,8 +149,8 @@ TEST(Cli, DumpShowsSourceLines) {
     bool has_loop_call = false, has_source = false;
     for (const auto& insn : doc["programs"][0]["insns"]) {
         if (insn["text"] == "call bpf_loop#181") has_loop_call = true;
-        if (insn.contains("source") &&
-            insn["source"]["text"].get<std::string>().find("bpf_loop(MAX_TEXT, step, &s, 0);") != std::string::npos)
+        if (insn.contains("source") && insn["source"]["text"].get<std::string>().find(
+                                           "bpf_loop(MAX_TEXT, step, &s, 0);") != std::string::npos)
             has_source = true;
     }
     EXPECT_TRUE(has_loop_call);
@@ -144,8 +158,8 @@ TEST(Cli, DumpShowsSourceLines) {
 }
 
 TEST(Cli, ConformancePluginRunsOneProgram) {
-    std::string command = "echo 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00' | " + std::string(CRIB_BIN_DIR) +
-                          "/crib conformance-plugin";
+    std::string command = "echo 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00' | " +
+                          std::string(CRIB_BIN_DIR) + "/crib conformance-plugin";
     FILE* pipe = popen(command.c_str(), "r");
     ASSERT_NE(pipe, nullptr);
     char line[64] = {};

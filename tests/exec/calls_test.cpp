@@ -18,8 +18,12 @@ constexpr int32_t kGather = 0, kNoOp = 2, kUnwind = 5, kLoop = 181;
 uint64_t gather(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e) {
     return (a & 0xff) << 32 | (b & 0xff) << 24 | (c & 0xff) << 16 | (d & 0xff) << 8 | (e & 0xff);
 }
-uint64_t no_op(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
-uint64_t unwind(uint64_t r1, uint64_t, uint64_t, uint64_t, uint64_t) { return r1; }
+uint64_t no_op(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return 0;
+}
+uint64_t unwind(uint64_t r1, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return r1;
+}
 // bpf_loop(nr_loops, callback, ctx, flags), summing what the callback returns
 // so the test sees every call.
 uint64_t loop(uint64_t count, uint64_t callback, uint64_t ctx, uint64_t, uint64_t) {
@@ -28,17 +32,24 @@ uint64_t loop(uint64_t count, uint64_t callback, uint64_t ctx, uint64_t, uint64_
     for (uint64_t i = 0; i < count; ++i) sum += fn->invoke(fn, i, ctx, 0, 0, 0);
     return sum;
 }
-uint64_t kfunc_sub(uint64_t a, uint64_t b, uint64_t, uint64_t, uint64_t) { return a - b; }
+uint64_t kfunc_sub(uint64_t a, uint64_t b, uint64_t, uint64_t, uint64_t) {
+    return a - b;
+}
 
 Imports imports() {
     Imports out;
     out.helper = [](int32_t id) -> HelperFn {
         switch (id) {
-            case kGather: return gather;
-            case kNoOp: return no_op;
-            case kUnwind: return unwind;
-            case kLoop: return loop;
-            default: return nullptr;
+            case kGather:
+                return gather;
+            case kNoOp:
+                return no_op;
+            case kUnwind:
+                return unwind;
+            case kLoop:
+                return loop;
+            default:
+                return nullptr;
         }
     };
     out.kfunc = [](int32_t btf_id, int16_t module) -> HelperFn {

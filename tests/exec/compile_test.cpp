@@ -26,8 +26,7 @@ TEST_P(Compile, RefusesUnknownHelperNamingTheInsn) {
 }
 
 TEST_P(Compile, TailCallNeedsNoImport) {
-    EXPECT_EQ(compile_error(Asm().op(Op::call, 0, 0, 0, kHelperTailCall).exit().code),
-              "compiled");
+    EXPECT_EQ(compile_error(Asm().op(Op::call, 0, 0, 0, kHelperTailCall).exit().code), "compiled");
 }
 
 TEST_P(Compile, RefusesUnknownKfunc) {

@@ -17,7 +17,9 @@ using isa::Kind;
 
 constexpr uint64_t kMin64 = 0x8000000000000000;
 constexpr uint64_t kAll = ~uint64_t{0};
-constexpr uint64_t neg(uint64_t v) { return uint64_t{0} - v; }
+constexpr uint64_t neg(uint64_t v) {
+    return uint64_t{0} - v;
+}
 
 // dst op= operand: for *_imm rows operand is the imm (int32, sign-extended
 // as the ISA does); for *_reg rows it is loaded into r2 whole.
@@ -309,8 +311,8 @@ const std::vector<AtomicCase> kAtomicCases = {
     {Op::atomic_xor64, 0xff, 0x0f, 0, 0xf0, 0x0f},
     {Op::atomic_fetch_xor64, 0xff, 0x0f, 0, 0xf0, 0xff},
     {Op::atomic_xchg64, 7, kAll, 0, kAll, 7},
-    {Op::atomic_cmpxchg64, 7, 9, 7, 9, 7},   // equal: stored
-    {Op::atomic_cmpxchg64, 7, 9, 8, 7, 7},   // differs: r0 = old
+    {Op::atomic_cmpxchg64, 7, 9, 7, 9, 7},  // equal: stored
+    {Op::atomic_cmpxchg64, 7, 9, 8, 7, 7},  // differs: r0 = old
     // 32-bit rows touch the low word and zero-extend what they fetch.
     {Op::atomic_add32, 0x1ffffffff, 1, 0, 0x100000000, 1},
     {Op::atomic_fetch_add32, 0xaaaaaaaa80000000, 1, 0, 0xaaaaaaaa80000001, 0x80000000},
@@ -351,16 +353,36 @@ TEST_P(Semantics, AtomicWithOffsetOnStack) {
 
 // Ops tested outside the tables above, and where.
 const std::set<Op> kCoveredElsewhere = {
-    Op::ja,          Op::ja32,          // UnconditionalJumps
-    Op::lddw,        Op::lddw_tail,     // Lddw
-    Op::exit,                           // everywhere
-    Op::call,        Op::call_local,    Op::call_kfunc, Op::callx,  // calls_test.cpp
-    Op::lddw_func,                      // calls_test.cpp (bpf_loop)
-    Op::lddw_map_fd, Op::lddw_map_value, Op::lddw_btf_id, Op::lddw_map_idx,
-    Op::lddw_map_idx_value,             // compile_test.cpp (refused)
-    Op::ldxb,        Op::ldxh,          Op::ldxw,       Op::ldxdw,  Op::ldxsb, Op::ldxsh,
-    Op::ldxsw,       Op::stb,           Op::sth,        Op::stw,    Op::stdw,  Op::stxb,
-    Op::stxh,        Op::stxw,          Op::stxdw,      // LoadsAndStores
+    Op::ja,
+    Op::ja32,  // UnconditionalJumps
+    Op::lddw,
+    Op::lddw_tail,  // Lddw
+    Op::exit,       // everywhere
+    Op::call,
+    Op::call_local,
+    Op::call_kfunc,
+    Op::callx,      // calls_test.cpp
+    Op::lddw_func,  // calls_test.cpp (bpf_loop)
+    Op::lddw_map_fd,
+    Op::lddw_map_value,
+    Op::lddw_btf_id,
+    Op::lddw_map_idx,
+    Op::lddw_map_idx_value,  // compile_test.cpp (refused)
+    Op::ldxb,
+    Op::ldxh,
+    Op::ldxw,
+    Op::ldxdw,
+    Op::ldxsb,
+    Op::ldxsh,
+    Op::ldxsw,
+    Op::stb,
+    Op::sth,
+    Op::stw,
+    Op::stdw,
+    Op::stxb,
+    Op::stxh,
+    Op::stxw,
+    Op::stxdw,  // LoadsAndStores
 };
 
 TEST(SemanticsCoverage, EveryRowOfInsnDefHasACase) {

@@ -17,17 +17,25 @@ std::string operands_for(const OpInfo& row) {
         case Kind::Alu:
             if (row.operation == Operation::Neg) return "%r1";
             return row.uses(Field::Src) ? "%r1, %r2" : "%r1, 3";
-        case Kind::Endian: return "%r1";
+        case Kind::Endian:
+            return "%r1";
         case Kind::Jump:
             if (row.operation == Operation::Ja) return "+1";
             return row.uses(Field::Src) ? "%r1, %r2, +1" : "%r1, 3, +1";
-        case Kind::Call: return row.operation == Operation::Indirect ? "%r1" : "+1";
-        case Kind::Exit: return "";
-        case Kind::Load: return "%r1, [%r2+4]";
-        case Kind::Store: return row.uses(Field::Src) ? "[%r1-8], %r2" : "[%r1-8], 3";
-        case Kind::Atomic: return "[%r1-8], %r2";
-        case Kind::Lddw: return "%r1, 0x1122334455667788";
-        case Kind::LddwTail: return "";
+        case Kind::Call:
+            return row.operation == Operation::Indirect ? "%r1" : "+1";
+        case Kind::Exit:
+            return "";
+        case Kind::Load:
+            return "%r1, [%r2+4]";
+        case Kind::Store:
+            return row.uses(Field::Src) ? "[%r1-8], %r2" : "[%r1-8], 3";
+        case Kind::Atomic:
+            return "[%r1-8], %r2";
+        case Kind::Lddw:
+            return "%r1, 0x1122334455667788";
+        case Kind::LddwTail:
+            return "";
     }
     return "";
 }
@@ -166,8 +174,8 @@ const std::map<std::string, std::string> kNegativeMessages = {
 // stage. error.data reads r0 before writing it (a verifier's job);
 // incorrect_return_value_high_bits.data expects a wrong r0 (the runner's
 // comparison); invalid_unknown_directive.data is refused by the .data parser.
-const std::set<std::string> kRefusedLater = {
-    "error.data", "incorrect_return_value_high_bits.data", "invalid_unknown_directive.data"};
+const std::set<std::string> kRefusedLater = {"error.data", "incorrect_return_value_high_bits.data",
+                                             "invalid_unknown_directive.data"};
 
 TEST(Assembler, RefusesEveryNegativeAsmFile) {
     int checked = 0;

@@ -9,8 +9,8 @@ TEST(Codec, RoundTripsEveryRow) {
     for (size_t i = 0; i < kOpCount; ++i) {
         Op op = static_cast<Op>(i);
         if (info(op).kind == Kind::LddwTail) continue;
-        std::vector<Insn> program{make(op, info(op).uses(Field::Dst) ? 1 : 0,
-                                       info(op).uses(Field::Src) ? 2 : 0)};
+        std::vector<Insn> program{
+            make(op, info(op).uses(Field::Dst) ? 1 : 0, info(op).uses(Field::Src) ? 2 : 0)};
         if (info(op).kind == Kind::Lddw) program.push_back(Insn{Op::lddw_tail});
         auto raw = encode(program);
         auto back = decode(raw);

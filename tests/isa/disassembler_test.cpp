@@ -85,7 +85,9 @@ TEST(Disassembler, OpcodePrefixAndResolvers) {
     Insn map = make(Op::lddw_map_fd, 1, 0, 0, 3);
     map.imm64 = 3;
     EXPECT_EQ(disassemble(map, 0), "r1 = map[fd:3]");
-    options.imm_name = [](const Insn& insn, int) { return "map[id:" + std::to_string(insn.imm) + "]"; };
+    options.imm_name = [](const Insn& insn, int) {
+        return "map[id:" + std::to_string(insn.imm) + "]";
+    };
     EXPECT_EQ(disassemble(map, 0, options), "r1 = map[id:3]");
 }
 

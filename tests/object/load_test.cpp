@@ -20,11 +20,14 @@ const Program& program(const Object& object, std::string_view name) {
 }
 
 size_t count_ops(const Program& prog, Op op) {
-    return std::count_if(prog.insns.begin(), prog.insns.end(), [&](const isa::Insn& insn) { return insn.op == op; });
+    return std::count_if(prog.insns.begin(), prog.insns.end(),
+                         [&](const isa::Insn& insn) { return insn.op == op; });
 }
 
 // Where a call_local or lddw_func lands in the linked program.
-size_t target_of(const Program& prog, size_t at) { return at + 1 + prog.insns[at].imm; }
+size_t target_of(const Program& prog, size_t at) {
+    return at + 1 + prog.insns[at].imm;
+}
 
 const FuncInfo* func_named(const Program& prog, std::string_view name) {
     for (const auto& info : prog.func_info)
@@ -108,9 +111,11 @@ TEST(ObjectLoad, MapReferencesBecomePseudoLddw) {
             EXPECT_EQ(insn.src, isa::enc::kPseudoMapIdxValue);
             ASSERT_EQ(xdp.insns[i + 1].op, Op::lddw_tail);
             // data_pair[1] is read through the base of data_pair (offset 8).
-            if (insn.imm == static_cast<int32_t>(data) && xdp.insns[i + 1].imm == 8) saw_pair = true;
+            if (insn.imm == static_cast<int32_t>(data) && xdp.insns[i + 1].imm == 8)
+                saw_pair = true;
             if (insn.imm == static_cast<int32_t>(bss) && xdp.insns[i + 1].imm == 0) saw_bss = true;
-            EXPECT_EQ(insn.imm64, static_cast<uint64_t>(insn.imm) | static_cast<uint64_t>(xdp.insns[i + 1].imm) << 32);
+            EXPECT_EQ(insn.imm64, static_cast<uint64_t>(insn.imm) |
+                                      static_cast<uint64_t>(xdp.insns[i + 1].imm) << 32);
         }
     }
     EXPECT_TRUE(saw_counts);
@@ -214,7 +219,8 @@ TEST(ObjectLoad, InstructionsReencode) {
             auto back = isa::decode(isa::encode(prog.insns));
             ASSERT_TRUE(back) << prog.name << ": " << back.error().to_string();
             ASSERT_EQ(back->size(), prog.insns.size());
-            for (size_t i = 0; i < back->size(); ++i) EXPECT_EQ((*back)[i].op, prog.insns[i].op) << prog.name << " " << i;
+            for (size_t i = 0; i < back->size(); ++i)
+                EXPECT_EQ((*back)[i].op, prog.insns[i].op) << prog.name << " " << i;
         }
     }
 }

@@ -44,7 +44,8 @@ TEST(Malformed, TruncatedFile) {
     auto bytes = good();
     bytes.resize(bytes.size() / 2);
     std::string message = load_error(bytes);
-    EXPECT_NE(message.find("obj 'x.o': offset 0x28: section header table"), std::string::npos) << message;
+    EXPECT_NE(message.find("obj 'x.o': offset 0x28: section header table"), std::string::npos)
+        << message;
     EXPECT_NE(message.find("past the end of the file"), std::string::npos) << message;
 }
 
@@ -55,9 +56,10 @@ TEST(Malformed, SectionDataOutOfRange) {
     text->header.sh_offset = bytes.size() - 8;
     write_section(bytes, *text);
     std::string message = load_error(bytes);
-    EXPECT_EQ(message, fmt::format("obj 'x.o': offset {:#x}: section #{} data ({} bytes at {:#x}) is past the end of the file ({} bytes)",
-                                   text->header_offset, text->index, text->header.sh_size, text->header.sh_offset,
-                                   bytes.size()));
+    EXPECT_EQ(message, fmt::format("obj 'x.o': offset {:#x}: section #{} data ({} bytes at {:#x}) "
+                                   "is past the end of the file ({} bytes)",
+                                   text->header_offset, text->index, text->header.sh_size,
+                                   text->header.sh_offset, bytes.size()));
 }
 
 TEST(Malformed, OverlappingSections) {
@@ -69,7 +71,8 @@ TEST(Malformed, OverlappingSections) {
     write_section(bytes, *crib);
     std::string message = load_error(bytes);
     EXPECT_NE(message.find("overlaps section"), std::string::npos) << message;
-    EXPECT_NE(message.find(fmt::format("offset {:#x}", text->header.sh_offset)), std::string::npos) << message;
+    EXPECT_NE(message.find(fmt::format("offset {:#x}", text->header.sh_offset)), std::string::npos)
+        << message;
 }
 
 TEST(Malformed, RelocationWithBadSymbol) {
@@ -82,7 +85,8 @@ TEST(Malformed, RelocationWithBadSymbol) {
     entry.r_info = ELF64_R_INFO(99, ELF64_R_TYPE(entry.r_info));
     std::memcpy(bytes.data() + at, &entry, sizeof(entry));
     std::string message = load_error(bytes);
-    EXPECT_NE(message.find("obj 'x.o': sec '.relcrib': reloc 1: offset 0x10: symbol index 99 out of range"),
+    EXPECT_NE(message.find(
+                  "obj 'x.o': sec '.relcrib': reloc 1: offset 0x10: symbol index 99 out of range"),
               std::string::npos)
         << message;
 }
@@ -102,12 +106,14 @@ TEST(Malformed, LddwAgainstAbsoluteSymbol) {
         Elf64_Shdr code;
         std::memcpy(&code, bytes.data() + eh.e_shoff + rel.sh_info * sizeof(code), sizeof(code));
         if (!(code.sh_flags & SHF_EXECINSTR)) continue;
-        for (size_t at = rel.sh_offset; at + sizeof(Elf64_Rel) <= rel.sh_offset + rel.sh_size && !patched;
+        for (size_t at = rel.sh_offset;
+             at + sizeof(Elf64_Rel) <= rel.sh_offset + rel.sh_size && !patched;
              at += sizeof(Elf64_Rel)) {
             Elf64_Rel entry;
             std::memcpy(&entry, bytes.data() + at, sizeof(entry));
             if (bytes[code.sh_offset + entry.r_offset] != 0x18) continue;  // not an lddw
-            size_t sym_at = symtab->header.sh_offset + ELF64_R_SYM(entry.r_info) * sizeof(Elf64_Sym);
+            size_t sym_at =
+                symtab->header.sh_offset + ELF64_R_SYM(entry.r_info) * sizeof(Elf64_Sym);
             Elf64_Sym sym;
             std::memcpy(&sym, bytes.data() + sym_at, sizeof(sym));
             sym.st_shndx = SHN_ABS;
@@ -117,7 +123,8 @@ TEST(Malformed, LddwAgainstAbsoluteSymbol) {
     }
     ASSERT_TRUE(patched) << "object_maps.bpf.o has no lddw relocation";
     std::string message = load_error(bytes);
-    EXPECT_NE(message.find("is in special section #0xfff1, not in data or code"), std::string::npos) << message;
+    EXPECT_NE(message.find("is in special section #0xfff1, not in data or code"), std::string::npos)
+        << message;
 }
 
 // Found by fuzz_object_load: a forged .bss size became a 4 GiB allocation.
@@ -128,8 +135,9 @@ TEST(Malformed, HugeBss) {
     bss->header.sh_size = 1ull << 32;
     testing::write_section(bytes, *bss);
     std::string message = load_error(bytes);
-    EXPECT_NE(message.find("sec '.bss': global data section of 4294967296 bytes is over crib's limit"),
-              std::string::npos)
+    EXPECT_NE(
+        message.find("sec '.bss': global data section of 4294967296 bytes is over crib's limit"),
+        std::string::npos)
         << message;
 }
 
@@ -142,16 +150,19 @@ TEST(Malformed, RelocationOnWrongInstruction) {
     entry.r_offset = 0;  // run_crib starts with a mov, not an lddw or call
     std::memcpy(bytes.data() + rel->header.sh_offset, &entry, sizeof(entry));
     std::string message = load_error(bytes);
-    EXPECT_NE(message.find("sec '.relcrib': insn 0: reloc 0: relocation against"), std::string::npos) << message;
+    EXPECT_NE(message.find("sec '.relcrib': insn 0: reloc 0: relocation against"),
+              std::string::npos)
+        << message;
     EXPECT_NE(message.find("expected lddw or call"), std::string::npos) << message;
 }
 
 TEST(Malformed, MapWithBadType) {
     auto object = load_object_file(testing::bpf_path("object_bad_map.bpf.o"));
     ASSERT_FALSE(object);
-    EXPECT_EQ(object.error().to_string(),
-              "obj 'object_bad_map.bpf.o': sec '.maps': offset 0x20: map 'bad': attribute 'type' must be "
-              "__uint() (a pointer to an array), is int");
+    EXPECT_EQ(
+        object.error().to_string(),
+        "obj 'object_bad_map.bpf.o': sec '.maps': offset 0x20: map 'bad': attribute 'type' must be "
+        "__uint() (a pointer to an array), is int");
 }
 
 TEST(Malformed, BadBtfExtMagic) {
@@ -160,7 +171,8 @@ TEST(Malformed, BadBtfExtMagic) {
     ASSERT_TRUE(ext);
     bytes[ext->header.sh_offset] = 0;
     std::string message = load_error(bytes);
-    EXPECT_NE(message.find("sec '.BTF.ext': offset 0x0: bad .BTF.ext magic"), std::string::npos) << message;
+    EXPECT_NE(message.find("sec '.BTF.ext': offset 0x0: bad .BTF.ext magic"), std::string::npos)
+        << message;
 }
 
 TEST(Malformed, BadBtf) {
@@ -197,7 +209,8 @@ TEST(Malformed, RandomCorruptionNeverCrashes) {
         for (int round = 0; round < 400; ++round) {
             auto bytes = original;
             int flips = 1 + static_cast<int>(rng() % 8);
-            for (int i = 0; i < flips; ++i) bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng());
+            for (int i = 0; i < flips; ++i)
+                bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng());
             if (round % 50 == 0) bytes.resize(rng() % bytes.size());
             LoadOptions options;
             options.core_against_self = true;

@@ -10,7 +10,9 @@
 
 namespace crib::object::testing {
 
-inline std::string bpf_path(const std::string& name) { return std::string(CRIB_BPF_DIR) + "/" + name; }
+inline std::string bpf_path(const std::string& name) {
+    return std::string(CRIB_BPF_DIR) + "/" + name;
+}
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -47,14 +49,18 @@ inline Elf64_Ehdr elf_header(const std::vector<uint8_t>& bytes) {
     return header;
 }
 
-inline std::optional<RawSection> raw_section(const std::vector<uint8_t>& bytes, std::string_view name) {
+inline std::optional<RawSection> raw_section(const std::vector<uint8_t>& bytes,
+                                             std::string_view name) {
     Elf64_Ehdr eh = elf_header(bytes);
     Elf64_Shdr names;
-    std::memcpy(&names, bytes.data() + eh.e_shoff + eh.e_shstrndx * sizeof(Elf64_Shdr), sizeof(names));
+    std::memcpy(&names, bytes.data() + eh.e_shoff + eh.e_shstrndx * sizeof(Elf64_Shdr),
+                sizeof(names));
     for (size_t i = 0; i < eh.e_shnum; ++i) {
         RawSection s{i, eh.e_shoff + i * sizeof(Elf64_Shdr), {}};
         std::memcpy(&s.header, bytes.data() + s.header_offset, sizeof(s.header));
-        if (name == reinterpret_cast<const char*>(bytes.data() + names.sh_offset + s.header.sh_name)) return s;
+        if (name ==
+            reinterpret_cast<const char*>(bytes.data() + names.sh_offset + s.header.sh_name))
+            return s;
     }
     return std::nullopt;
 }

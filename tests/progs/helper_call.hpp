@@ -9,8 +9,12 @@
 
 namespace crib::progs {
 
-inline uint64_t u(const void* p) { return reinterpret_cast<uint64_t>(p); }
-inline int64_t s(uint64_t v) { return static_cast<int64_t>(v); }
+inline uint64_t u(const void* p) {
+    return reinterpret_cast<uint64_t>(p);
+}
+inline int64_t s(uint64_t v) {
+    return static_cast<int64_t>(v);
+}
 
 inline uint64_t call(int32_t id, uint64_t r1 = 0, uint64_t r2 = 0, uint64_t r3 = 0, uint64_t r4 = 0,
                      uint64_t r5 = 0) {

@@ -56,7 +56,9 @@ std::string common_name(std::string name) {
     return dot == std::string::npos ? name : name.substr(dot);
 }
 
-bool on_ci() { return std::getenv("CI") != nullptr; }
+bool on_ci() {
+    return std::getenv("CI") != nullptr;
+}
 
 class KernelSide {
 public:
@@ -73,7 +75,8 @@ public:
             return errno;
         }
         if (int err = bpf_object__load(m_object)) {
-            why = "the kernel refused the object (its log is above): " + std::string(strerror(-err));
+            why =
+                "the kernel refused the object (its log is above): " + std::string(strerror(-err));
             return -err;
         }
         bpf_map* map;
@@ -159,10 +162,11 @@ public:
         state.retval = result->retval;
         for (const MapEntry& entry : m_object->maps()) {
             if (entry.map->type() == maps::MapType::Ringbuf) {
-                auto consumer = maps::RingbufConsumer::create(*entry.map, [&](std::span<const uint8_t> record) {
-                    state.records.emplace_back(record.begin(), record.end());
-                    return 0;
-                });
+                auto consumer =
+                    maps::RingbufConsumer::create(*entry.map, [&](std::span<const uint8_t> record) {
+                        state.records.emplace_back(record.begin(), record.end());
+                        return 0;
+                    });
                 EXPECT_TRUE(consumer);
                 if (consumer) consumer->consume();
                 continue;
@@ -175,7 +179,8 @@ public:
 private:
     Contents contents(const maps::Map& map) {
         const maps::MapSpec& spec = map.spec();
-        bool per_cpu = spec.type == maps::MapType::PercpuArray || spec.type == maps::MapType::PercpuHash;
+        bool per_cpu =
+            spec.type == maps::MapType::PercpuArray || spec.type == maps::MapType::PercpuHash;
         Bytes key(spec.key_size), next(spec.key_size), value(map.user_value_size());
         Contents out;
         const void* cursor = nullptr;
@@ -183,8 +188,9 @@ private:
             key = next;
             cursor = key.data();
             if (!map.lookup(key.data(), value.data())) continue;
-            out.emplace_back(key, per_cpu ? fold_per_cpu(value.data(), spec.value_size, maps::possible_cpus())
-                                          : value);
+            out.emplace_back(
+                key, per_cpu ? fold_per_cpu(value.data(), spec.value_size, maps::possible_cpus())
+                             : value);
         }
         std::sort(out.begin(), out.end());
         return out;
@@ -196,7 +202,9 @@ private:
 
 class KernelParity : public ::testing::TestWithParam<Engine> {};
 INSTANTIATE_TEST_SUITE_P(Engines, KernelParity, ::testing::Values(Engine::Interp, Engine::Jit),
-                         [](const auto& info) { return info.param == Engine::Jit ? "jit" : "interp"; });
+                         [](const auto& info) {
+                             return info.param == Engine::Jit ? "jit" : "interp";
+                         });
 
 TEST_P(KernelParity, ParityProgramsAgreeWithTheKernel) {
     const std::string path = std::string(CRIB_BPF_DIR) + "/parity.bpf.o";
@@ -228,7 +236,8 @@ TEST_P(KernelParity, ParityProgramsAgreeWithTheKernel) {
         SCOPED_TRACE(prog + " seed " + std::to_string(ctx.seed));
         State expected = kernel.run(prog, ctx);
         State got = crib.run(prog, ctx);
-        ASSERT_EQ(expected.maps.size(), 7u) << "table, recent, slots, per_cpu, .data, .bss, .rodata";
+        ASSERT_EQ(expected.maps.size(), 7u)
+            << "table, recent, slots, per_cpu, .data, .bss, .rodata";
         if (prog == "ringbuf") {
             EXPECT_FALSE(expected.records.empty());
         }

@@ -12,7 +12,9 @@
 namespace crib::runtime {
 namespace {
 
-std::string object_path(const std::string& name) { return std::string(CRIB_BPF_DIR) + "/" + name; }
+std::string object_path(const std::string& name) {
+    return std::string(CRIB_BPF_DIR) + "/" + name;
+}
 
 std::unique_ptr<LoadedObject> load_ok(const std::string& name) {
     auto loaded = load_file(object_path(name));
@@ -66,13 +68,14 @@ TEST(Runtime, DemoCountsWordsIntoMapsGlobalsAndRingbuf) {
     EXPECT_EQ(totals, (std::set<uint64_t>{6, 18}));
 
     std::vector<uint32_t> counts;
-    auto consumer = maps::RingbufConsumer::create(*loaded->find_map("words"), [&](std::span<const uint8_t> record) {
-        uint32_t fields[4];
-        EXPECT_EQ(record.size(), sizeof fields);
-        std::memcpy(fields, record.data(), sizeof fields);
-        counts.push_back(fields[3]);
-        return 0;
-    });
+    auto consumer = maps::RingbufConsumer::create(
+        *loaded->find_map("words"), [&](std::span<const uint8_t> record) {
+            uint32_t fields[4];
+            EXPECT_EQ(record.size(), sizeof fields);
+            std::memcpy(fields, record.data(), sizeof fields);
+            counts.push_back(fields[3]);
+            return 0;
+        });
     ASSERT_TRUE(consumer);
     EXPECT_EQ(consumer->consume(), 6);
     EXPECT_EQ(counts, (std::vector<uint32_t>{1, 1, 1, 1, 2, 2}));  // "to" and "be" come back
@@ -138,9 +141,10 @@ TEST(Runtime, RefusesTypesThatDoNotRunInUserSpace) {
     auto loaded = load_file(object_path("runtime_kprobe.bpf.o"));
     ASSERT_FALSE(loaded);
     EXPECT_EQ(loaded.error().code(), EOPNOTSUPP);
-    EXPECT_EQ(loaded.error().to_string(),
-              "obj 'runtime_kprobe.bpf.o': sec 'kprobe/do_sys_open': prog 'probe': program type kprobe "
-              "does not run in user space");
+    EXPECT_EQ(
+        loaded.error().to_string(),
+        "obj 'runtime_kprobe.bpf.o': sec 'kprobe/do_sys_open': prog 'probe': program type kprobe "
+        "does not run in user space");
 }
 
 TEST(Runtime, RefusesUnknownKfuncsNamingThem) {
@@ -148,8 +152,8 @@ TEST(Runtime, RefusesUnknownKfuncsNamingThem) {
     ASSERT_FALSE(loaded);
     // The verifier refuses it first, in the kernel's words.
     EXPECT_EQ(loaded.error().code(), EACCES);
-    EXPECT_NE(loaded.error().to_string().find(
-                  "prog 'calls_missing': insn 1: calling kernel function bpf_crib_no_such_kfunc is not allowed"),
+    EXPECT_NE(loaded.error().to_string().find("prog 'calls_missing': insn 1: calling kernel "
+                                              "function bpf_crib_no_such_kfunc is not allowed"),
               std::string::npos)
         << loaded.error().to_string();
 }
@@ -161,7 +165,8 @@ TEST(Runtime, EnginesAgreeOnTheDemo) {
     for (Engine engine : {Engine::Interp, Engine::Jit}) {
         auto loaded = load_file(object_path("demo.bpf.o"), {.engine = engine});
         ASSERT_TRUE(loaded) << loaded.error().to_string();
-        auto result = run(*(*loaded)->find_program("count_words"), {reinterpret_cast<const uint8_t*>(&ctx), sizeof ctx});
+        auto result = run(*(*loaded)->find_program("count_words"),
+                          {reinterpret_cast<const uint8_t*>(&ctx), sizeof ctx});
         ASSERT_TRUE(result) << result.error().to_string();
         retvals.push_back(result->retval);
         const maps::Map* bss = (*loaded)->find_map(".bss");

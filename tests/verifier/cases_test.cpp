@@ -53,7 +53,8 @@ std::string rewrite_markers(std::string line) {
 std::vector<Case> load_cases() {
     std::vector<Case> cases;
     std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(std::string(CRIB_SOURCE_DIR) + "/tests/verifier/cases"))
+    for (const auto& entry : std::filesystem::directory_iterator(std::string(CRIB_SOURCE_DIR) +
+                                                                 "/tests/verifier/cases"))
         if (entry.path().extension() == ".data") files.push_back(entry.path());
     std::sort(files.begin(), files.end());
     for (const auto& path : files) {
@@ -102,10 +103,14 @@ Result<std::vector<isa::Insn>> assemble_case(const Case& c) {
         uint64_t marker = insn.imm64 & ~uint64_t{0xffffffff};
         auto index = static_cast<int32_t>(insn.imm64 & 0xffffffff);
         isa::Op op;
-        if (marker == kMapMarker) op = isa::Op::lddw_map_idx;
-        else if (marker == kMapValueMarker) op = isa::Op::lddw_map_idx_value;
-        else if (marker == kFuncMarker) op = isa::Op::lddw_func;
-        else continue;
+        if (marker == kMapMarker)
+            op = isa::Op::lddw_map_idx;
+        else if (marker == kMapValueMarker)
+            op = isa::Op::lddw_map_idx_value;
+        else if (marker == kFuncMarker)
+            op = isa::Op::lddw_func;
+        else
+            continue;
         int32_t imm = op == isa::Op::lddw_func ? index - static_cast<int32_t>(pc) - 1 : index;
         insn = isa::make(op, insn.dst, 0, 0, imm);
         insns[pc + 1].imm = 0;
@@ -138,7 +143,9 @@ TEST_P(VerifierCase, Verdict) {
 INSTANTIATE_TEST_SUITE_P(Cases, VerifierCase, ::testing::ValuesIn(load_cases()),
                          [](const auto& info) { return info.param.name; });
 
-TEST(VerifierCases, CorpusIsLarge) { EXPECT_GE(load_cases().size(), 60u); }
+TEST(VerifierCases, CorpusIsLarge) {
+    EXPECT_GE(load_cases().size(), 60u);
+}
 
 }  // namespace
 }  // namespace crib::verifier

@@ -7,7 +7,8 @@ namespace crib::conformance {
 namespace {
 
 uint64_t gather_bytes(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5) {
-    return (r1 & 0xff) << 32 | (r2 & 0xff) << 24 | (r3 & 0xff) << 16 | (r4 & 0xff) << 8 | (r5 & 0xff);
+    return (r1 & 0xff) << 32 | (r2 & 0xff) << 24 | (r3 & 0xff) << 16 | (r4 & 0xff) << 8 |
+           (r5 & 0xff);
 }
 
 uint64_t memfrob(uint64_t r1, uint64_t r2, uint64_t, uint64_t, uint64_t) {
@@ -16,7 +17,9 @@ uint64_t memfrob(uint64_t r1, uint64_t r2, uint64_t, uint64_t, uint64_t) {
     return 0;
 }
 
-uint64_t no_op(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
+uint64_t no_op(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return 0;
+}
 
 // Integer square root by Newton's method: exact for every 64-bit input,
 // where a double's 53-bit mantissa would round large values.
@@ -36,9 +39,12 @@ uint64_t strcmp_ext(uint64_t r1, uint64_t r2, uint64_t, uint64_t, uint64_t) {
         std::strcmp(reinterpret_cast<const char*>(r1), reinterpret_cast<const char*>(r2))));
 }
 
-uint64_t unwind(uint64_t r1, uint64_t, uint64_t, uint64_t, uint64_t) { return r1; }
+uint64_t unwind(uint64_t r1, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return r1;
+}
 
-constexpr std::array<isa::HelperFn, 6> kHelpers{gather_bytes, memfrob, no_op, sqrti, strcmp_ext, unwind};
+constexpr std::array<isa::HelperFn, 6> kHelpers{gather_bytes, memfrob,    no_op,
+                                                sqrti,        strcmp_ext, unwind};
 static_assert(kUnwindHelper == 5);
 
 }  // namespace

@@ -1,8 +1,8 @@
 // crib-conformance [--engine interp|jit] DIR: runs DIR/tests/*.data on an
 // engine (the interpreter by default; on the JIT each case must also agree
-// with the interpreter) and expects every DIR/negative/*.data to be refused. With --plugin it speaks
-// the upstream runner's plugin protocol instead (see runner.hpp). -v also
-// prints what refused each negative case.
+// with the interpreter) and expects every DIR/negative/*.data to be refused. With --plugin it
+// speaks the upstream runner's plugin protocol instead (see runner.hpp). -v also prints what
+// refused each negative case.
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
     while (!args.empty() && args.front().starts_with("-")) {
         if (args.front() == "-v") {
             verbose = true;
-        } else if (args.front() == "--engine" && args.size() > 1 && (args[1] == "interp" || args[1] == "jit")) {
+        } else if (args.front() == "--engine" && args.size() > 1 &&
+                   (args[1] == "interp" || args[1] == "jit")) {
             engine = args[1] == "jit" ? Engine::Jit : Engine::Interp;
             args.erase(args.begin());
         } else {
@@ -46,8 +47,10 @@ int main(int argc, char** argv) {
         args.erase(args.begin());
     }
     if (usage || args.size() != 1) {
-        std::cerr << "usage: crib-conformance [-v] [--engine interp|jit] DIR   (DIR holds tests/ and negative/)\n"
-                     "       crib-conformance --plugin [MEM_HEX] [--debug]   (program hex on stdin)\n";
+        std::cerr
+            << "usage: crib-conformance [-v] [--engine interp|jit] DIR   (DIR holds tests/ and "
+               "negative/)\n"
+               "       crib-conformance --plugin [MEM_HEX] [--debug]   (program hex on stdin)\n";
         return 2;
     }
     fs::path root(args.front());
@@ -58,13 +61,17 @@ int main(int argc, char** argv) {
         switch (outcome.verdict) {
             case Verdict::Pass:
                 ++passed;
-                if (verbose) std::cout << "pass " << where << (outcome.reason.empty() ? "" : ": ") << outcome.reason << "\n";
+                if (verbose)
+                    std::cout << "pass " << where << (outcome.reason.empty() ? "" : ": ")
+                              << outcome.reason << "\n";
                 break;
             case Verdict::Fail:
                 ++failed;
                 std::cout << "FAIL " << where << ": " << outcome.reason << "\n";
                 break;
-            case Verdict::NeedsVerifier: std::cout << "note " << where << ": " << outcome.reason << "\n"; break;
+            case Verdict::NeedsVerifier:
+                std::cout << "note " << where << ": " << outcome.reason << "\n";
+                break;
         }
     };
 
@@ -76,12 +83,14 @@ int main(int argc, char** argv) {
     }
     for (const fs::path& path : tests) {
         auto test = load_test(path);
-        judge(path, test ? run_test(*test, engine) : Outcome{Verdict::Fail, test.error().message()});
+        judge(path,
+              test ? run_test(*test, engine) : Outcome{Verdict::Fail, test.error().message()});
     }
     for (const fs::path& path : negatives) {
         // A file the parser refuses (an unknown directive) is refused input.
         auto test = load_test(path);
-        judge(path, test ? run_negative(*test, engine) : Outcome{Verdict::Pass, test.error().message()});
+        judge(path,
+              test ? run_negative(*test, engine) : Outcome{Verdict::Pass, test.error().message()});
     }
     std::cout << passed << " passed, " << failed << " failed\n";
     return failed > 0 ? 1 : 0;

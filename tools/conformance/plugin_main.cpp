@@ -2,4 +2,6 @@
 // bpf_conformance runner (`bpf_conformance_runner --plugin_path ...`).
 #include "runner.hpp"
 
-int main(int argc, char** argv) { return crib::conformance::run_plugin(argc, argv); }
+int main(int argc, char** argv) {
+    return crib::conformance::run_plugin(argc, argv);
+}

@@ -25,11 +25,13 @@ Result<std::vector<isa::Insn>> build_program(const TestCase& test) {
     std::vector<isa::Insn> program;
     if (test.raw) {
         auto decoded = isa::decode_bytes(*test.raw);
-        if (!decoded) return Error(decoded.error().code(), "decode: " + decoded.error().to_string());
+        if (!decoded)
+            return Error(decoded.error().code(), "decode: " + decoded.error().to_string());
         program = std::move(decoded).value();
     } else if (test.source) {
         auto assembled = isa::assemble(*test.source);
-        if (!assembled) return Error(assembled.error().code(), "assemble: " + assembled.error().message());
+        if (!assembled)
+            return Error(assembled.error().code(), "assemble: " + assembled.error().message());
         program = std::move(assembled).value();
     }
     // The upstream runner's wording for a file without code.
@@ -49,11 +51,13 @@ Result<Execution> execute(std::span<const isa::Insn> program, std::span<const ui
         options.unwind_helper = kUnwindHelper;
         compiled = exec::interp::compile(program, helper_imports(), options);
     }
-    if (!compiled) return Error(compiled.error().code(), "compile: " + compiled.error().to_string());
+    if (!compiled)
+        return Error(compiled.error().code(), "compile: " + compiled.error().to_string());
     // The program may write its memory; each run gets a fresh copy.
     Execution out{0, std::vector<uint8_t>(memory.begin(), memory.end())};
     const isa::Callable* entry = (*compiled)->entry();
-    out.r0 = entry->invoke(entry, reinterpret_cast<uint64_t>(out.memory.data()), out.memory.size(), 0, 0, 0);
+    out.r0 = entry->invoke(entry, reinterpret_cast<uint64_t>(out.memory.data()), out.memory.size(),
+                           0, 0, 0);
     return out;
 }
 
@@ -66,7 +70,8 @@ std::optional<std::string> disagreement(std::span<const isa::Insn> program, cons
     if (!reference) return "the interpreter refused it: " + reference.error().message();
     if (reference->r0 != jit.r0)
         return fmt::format("jit r0 = {:#x}, interpreter r0 = {:#x}", jit.r0, reference->r0);
-    if (reference->memory != jit.memory) return std::string("jit and interpreter leave different memory");
+    if (reference->memory != jit.memory)
+        return std::string("jit and interpreter leave different memory");
     return std::nullopt;
 }
 
@@ -86,7 +91,8 @@ Outcome run_test(const TestCase& test, Engine engine) {
         return {Verdict::Fail, run.error().message()};
     }
     const uint64_t r0 = run->r0;
-    if (test.error) return {Verdict::Fail, fmt::format("ran (r0 = {:#x}), expected '{}'", r0, *test.error)};
+    if (test.error)
+        return {Verdict::Fail, fmt::format("ran (r0 = {:#x}), expected '{}'", r0, *test.error)};
     if (!test.result) return {Verdict::Fail, "no -- result to compare with"};
     if (r0 != *test.result)
         return {Verdict::Fail, fmt::format("r0 = {:#x}, expected {:#x}", r0, *test.result)};
@@ -101,7 +107,8 @@ Outcome run_negative(const TestCase& test, Engine engine) {
         if (!assembled) {
             const std::string& message = assembled.error().message();
             if (!refusal_matches(message, test.error))
-                return {Verdict::Fail, fmt::format("refused with '{}', expected '{}'", message, *test.error)};
+                return {Verdict::Fail,
+                        fmt::format("refused with '{}', expected '{}'", message, *test.error)};
             return {Verdict::Pass, "assemble: " + message};
         }
     }
@@ -114,7 +121,8 @@ Outcome run_negative(const TestCase& test, Engine engine) {
         return {Verdict::Pass, fmt::format("r0 = {:#x}, not {:#x}", r0, *test.result)};
     if (test.error && !test.result)
         return {Verdict::NeedsVerifier,
-                fmt::format("ran (r0 = {:#x}); refusing it ('{}') needs the verifier", r0, *test.error)};
+                fmt::format("ran (r0 = {:#x}); refusing it ('{}') needs the verifier", r0,
+                            *test.error)};
     return {Verdict::Fail, fmt::format("accepted, r0 = {:#x}", r0)};
 }
 
@@ -145,7 +153,8 @@ int run_plugin(int argc, char** argv) {
         auto bytes = CRIB_TRY(parse_hex_bytes(program_hex));
         auto memory = CRIB_TRY(parse_hex_bytes(memory_hex));
         auto program = isa::decode_bytes(bytes);
-        if (!program) return Error(program.error().code(), "decode: " + program.error().to_string());
+        if (!program)
+            return Error(program.error().code(), "decode: " + program.error().to_string());
         if (program->empty()) return make_error(EINVAL, "Test file has no BPF instructions");
         return CRIB_TRY(execute(*program, memory)).r0;
     };

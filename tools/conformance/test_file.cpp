@@ -14,8 +14,12 @@ struct Directive {
     Section section;
 };
 constexpr Directive kDirectives[] = {
-    {"asm", Section::Asm},       {"raw", Section::Raw},     {"mem", Section::Mem},
-    {"result", Section::Result}, {"error", Section::Error}, {"c", Section::Ignored},
+    {"asm", Section::Asm},
+    {"raw", Section::Raw},
+    {"mem", Section::Mem},
+    {"result", Section::Result},
+    {"error", Section::Error},
+    {"c", Section::Ignored},
     {"no register offset", Section::Ignored},
 };
 
@@ -101,9 +105,15 @@ Result<TestCase> parse_test(std::string_view text, std::string name) {
             if (size_t hash = content.find('#'); hash != std::string_view::npos)
                 content = content.substr(0, hash);
         switch (section) {
-            case Section::Asm: asm_text += std::string(line) + "\n"; break;
-            case Section::Raw: raw_text += std::string(content) + "\n"; break;
-            case Section::Mem: mem_text += std::string(content) + " "; break;
+            case Section::Asm:
+                asm_text += std::string(line) + "\n";
+                break;
+            case Section::Raw:
+                raw_text += std::string(content) + "\n";
+                break;
+            case Section::Mem:
+                mem_text += std::string(content) + " ";
+                break;
             case Section::Result:
                 if (!trim(content).empty()) result_text = trim(content);
                 break;
@@ -111,7 +121,8 @@ Result<TestCase> parse_test(std::string_view text, std::string name) {
                 if (!trim(content).empty()) error_text = trim(content);
                 break;
             case Section::None:
-            case Section::Ignored: break;
+            case Section::Ignored:
+                break;
         }
     }
     if (test.source) test.source = std::move(asm_text);
@@ -133,7 +144,8 @@ Result<TestCase> load_test(const std::filesystem::path& path) {
     std::stringstream text;
     text << in.rdbuf();
     auto test = parse_test(text.str(), path.filename().string());
-    if (!test) return Error(test.error().code(), path.filename().string() + ": " + test.error().message());
+    if (!test)
+        return Error(test.error().code(), path.filename().string() + ": " + test.error().message());
     return test;
 }
 

@@ -15,12 +15,12 @@
 namespace crib::conformance {
 
 struct TestCase {
-    std::string name;                   // file name, for reports
-    std::optional<std::string> source;  // -- asm
+    std::string name;                         // file name, for reports
+    std::optional<std::string> source;        // -- asm
     std::optional<std::vector<uint8_t>> raw;  // -- raw, as wire bytes
-    std::vector<uint8_t> memory;        // -- mem
-    std::optional<uint64_t> result;     // -- result: expected r0
-    std::optional<std::string> error;   // -- error: expected refusal text
+    std::vector<uint8_t> memory;              // -- mem
+    std::optional<uint64_t> result;           // -- result: expected r0
+    std::optional<std::string> error;         // -- error: expected refusal text
 };
 
 // Parses the text of a .data file. Refuses an unknown `-- ` directive (as

@@ -16,7 +16,9 @@ int report(const Common& common, const Error& error) {
     return 1;
 }
 
-void print_json(const Json& document) { std::printf("%s\n", document.dump(2).c_str()); }
+void print_json(const Json& document) {
+    std::printf("%s\n", document.dump(2).c_str());
+}
 
 Result<std::vector<uint8_t>> parse_hex(std::string_view text) {
     std::vector<uint8_t> bytes;
@@ -31,7 +33,8 @@ Result<std::vector<uint8_t>> parse_hex(std::string_view text) {
         }
         if (!std::isxdigit(static_cast<unsigned char>(c)))
             return make_error(EINVAL, "hex input: '{}' at position {} is not a hex digit", c, i);
-        int nibble = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10);
+        int nibble =
+            std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10);
         if (high < 0) {
             high = nibble;
         } else {
@@ -45,7 +48,9 @@ Result<std::vector<uint8_t>> parse_hex(std::string_view text) {
 
 Result<std::vector<uint8_t>> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(errno ? errno : ENOENT, "cannot open '{}': {}", path, std::strerror(errno));
+    if (!in)
+        return make_error(errno ? errno : ENOENT, "cannot open '{}': {}", path,
+                          std::strerror(errno));
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 

@@ -41,7 +41,8 @@ Json dump_map_entries(const maps::Map& map, bool text, const std::string& name);
 // parsed arguments and recording its exit status.
 template <typename Args>
 CLI::App* add_object_command(CLI::App& parent, const char* name, const char* help, Common& common,
-                             const std::shared_ptr<Args>& args, int (*run)(const Common&, const Args&)) {
+                             const std::shared_ptr<Args>& args,
+                             int (*run)(const Common&, const Args&)) {
     auto* sub = parent.add_subcommand(name, help);
     sub->add_option("OBJ", args->object, "BPF object file (.bpf.o)")->required();
     sub->add_flag("--json", common.json, "Print JSON");

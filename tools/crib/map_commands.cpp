@@ -18,7 +18,8 @@ Json dump_map_entries(const maps::Map& map, bool text, const std::string& name) 
         if (!map.lookup(key.data(), value.data())) continue;
         std::string key_hex = to_hex(key.data(), key.size());
         std::string value_hex = to_hex(value.data(), value.size());
-        if (text) std::printf("%s: key %s value %s\n", name.c_str(), key_hex.c_str(), value_hex.c_str());
+        if (text)
+            std::printf("%s: key %s value %s\n", name.c_str(), key_hex.c_str(), value_hex.c_str());
         entries.push_back(Json{{"key", key_hex}, {"value", value_hex}});
     }
     return entries;
@@ -48,14 +49,18 @@ int map_show(const Common& common, const MapArgs& args) {
     for (const auto& entry : (*loaded)->maps()) {
         const maps::MapSpec& spec = entry.map->spec();
         if (common.json) {
-            maps.push_back(Json{{"id", entry.id}, {"name", entry.name},
+            maps.push_back(Json{{"id", entry.id},
+                                {"name", entry.name},
                                 {"type", std::string(maps::map_type_name(spec.type))},
-                                {"key_size", spec.key_size}, {"value_size", spec.value_size},
-                                {"max_entries", spec.max_entries}, {"flags", spec.flags}});
+                                {"key_size", spec.key_size},
+                                {"value_size", spec.value_size},
+                                {"max_entries", spec.max_entries},
+                                {"flags", spec.flags}});
         } else {
-            std::printf("%u: %s  type %s  key %uB  value %uB  max_entries %u  flags %#x\n", entry.id,
-                        entry.name.c_str(), std::string(maps::map_type_name(spec.type)).c_str(),
-                        spec.key_size, spec.value_size, spec.max_entries, spec.flags);
+            std::printf("%u: %s  type %s  key %uB  value %uB  max_entries %u  flags %#x\n",
+                        entry.id, entry.name.c_str(),
+                        std::string(maps::map_type_name(spec.type)).c_str(), spec.key_size,
+                        spec.value_size, spec.max_entries, spec.flags);
         }
     }
     if (common.json) print_json(Json{{"object", (*loaded)->name()}, {"maps", maps}});
@@ -72,7 +77,8 @@ int map_dump(const Common& common, const MapArgs& args) {
         out[entry.name] = dump_map_entries(*entry.map, !common.json, entry.name);
     }
     if (!args.map.empty() && out.empty())
-        return report(common, make_error(ENOENT, "obj '{}': no map named '{}'", (*loaded)->name(), args.map));
+        return report(
+            common, make_error(ENOENT, "obj '{}': no map named '{}'", (*loaded)->name(), args.map));
     if (common.json) print_json(out);
     return 0;
 }
@@ -113,7 +119,9 @@ int map_update(const Common& common, const MapArgs& args) {
     if (!target) return report(common, target.error());
     auto value = sized_hex(args.value, target->map->user_value_size(), "--value");
     if (!value) return report(common, value.error());
-    uint64_t flags = args.flags == "noexist" ? maps::kNoExist : args.flags == "exist" ? maps::kExist : maps::kAny;
+    uint64_t flags = args.flags == "noexist" ? maps::kNoExist
+                     : args.flags == "exist" ? maps::kExist
+                                             : maps::kAny;
     if (auto updated = target->map->update(target->key.data(), value->data(), flags); !updated)
         return report(common, std::move(updated.error().in_object(target->loaded->name())));
     if (common.json)

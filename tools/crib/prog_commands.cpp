@@ -133,21 +133,24 @@ int prog_show(const Common& common, const ProgArgs& args) {
     Json maps = Json::array();
     for (const auto& map : object->maps) {
         if (common.json) {
-            maps.push_back(Json{{"name", map.name},
-                                {"type", std::string(maps::map_type_name(
-                                             static_cast<maps::MapType>(map.type)))},
-                                {"key_size", map.key_size},
-                                {"value_size", map.value_size},
-                                {"max_entries", map.max_entries}});
+            maps.push_back(Json{
+                {"name", map.name},
+                {"type", std::string(maps::map_type_name(static_cast<maps::MapType>(map.type)))},
+                {"key_size", map.key_size},
+                {"value_size", map.value_size},
+                {"max_entries", map.max_entries}});
         } else {
-            std::printf("map %-20s type %-12s key %u value %u max_entries %u\n", map.name.c_str(),
-                        std::string(maps::map_type_name(static_cast<maps::MapType>(map.type))).c_str(),
-                        map.key_size, map.value_size, map.max_entries);
+            std::printf(
+                "map %-20s type %-12s key %u value %u max_entries %u\n", map.name.c_str(),
+                std::string(maps::map_type_name(static_cast<maps::MapType>(map.type))).c_str(),
+                map.key_size, map.value_size, map.max_entries);
         }
     }
     if (common.json)
-        print_json(Json{{"object", object->name}, {"license", object->license},
-                        {"programs", programs}, {"maps", maps}});
+        print_json(Json{{"object", object->name},
+                        {"license", object->license},
+                        {"programs", programs},
+                        {"maps", maps}});
     return 0;
 }
 
@@ -194,20 +197,26 @@ int prog_dump(const Common& common, const ProgArgs& args) {
             std::string text = isa::disassemble(insn, static_cast<int>(pc), options);
             if (common.json) {
                 Json row{{"pc", pc}, {"text", text}};
-                if (line) row["source"] = Json{{"file", line->file}, {"line", line->line}, {"text", line->source}};
+                if (line)
+                    row["source"] =
+                        Json{{"file", line->file}, {"line", line->line}, {"text", line->source}};
                 insns.push_back(row);
                 continue;
             }
-            bool new_line = line && (!last_line || line->line != last_line->line || line->file != last_line->file);
+            bool new_line = line && (!last_line || line->line != last_line->line ||
+                                     line->file != last_line->file);
             if (new_line && line->line != 0)
                 std::printf("; %s @ %s:%u\n", line->source.c_str(), line->file.c_str(), line->line);
             if (line) last_line = line;
             std::printf("%5zu: %s\n", pc, text.c_str());
         }
-        if (common.json) programs.push_back(Json{{"name", prog.name}, {"section", prog.section}, {"insns", insns}});
+        if (common.json)
+            programs.push_back(
+                Json{{"name", prog.name}, {"section", prog.section}, {"insns", insns}});
     }
     if (!found)
-        return report(common, make_error(ENOENT, "obj '{}': no program named '{}'", object->name, args.prog));
+        return report(
+            common, make_error(ENOENT, "obj '{}': no program named '{}'", object->name, args.prog));
     if (common.json) print_json(Json{{"object", object->name}, {"programs", programs}});
     return 0;
 }
@@ -228,7 +237,8 @@ Result<progs::TestRunResult> run_repeated(const runtime::Prog& prog, std::span<c
     auto start = std::chrono::steady_clock::now();
     progs::TestRunResult result;
     for (uint32_t i = 0; i < repeat; ++i) result = CRIB_TRY(prog.test_run(attr));
-    auto elapsed = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start);
+    auto elapsed =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start);
     result.duration_ns = static_cast<uint32_t>(std::min(elapsed.count() / repeat, 4294967295.0));
     return result;
 }
@@ -260,19 +270,25 @@ int prog_run(const Common& common, const ProgArgs& args) {
     }
 
     auto result = run_repeated(**prog, ctx, data, args.repeat);
-    if (!result) return report(common, std::move(result.error().in_program((*prog)->name()).in_object((*loaded)->name())));
+    if (!result)
+        return report(
+            common,
+            std::move(result.error().in_program((*prog)->name()).in_object((*loaded)->name())));
 
     // Ringbuf records the run produced, in order.
     Json records = Json::array();
     for (const auto& entry : (*loaded)->maps()) {
         if (entry.map->type() != maps::MapType::Ringbuf) continue;
-        auto consumer = maps::RingbufConsumer::create(*entry.map, [&](std::span<const uint8_t> record) {
-            if (common.json)
-                records.push_back(Json{{"map", entry.name}, {"data", to_hex(record.data(), record.size())}});
-            else
-                std::printf("ringbuf %s: %s\n", entry.name.c_str(), to_hex(record.data(), record.size()).c_str());
-            return 0;
-        });
+        auto consumer =
+            maps::RingbufConsumer::create(*entry.map, [&](std::span<const uint8_t> record) {
+                if (common.json)
+                    records.push_back(
+                        Json{{"map", entry.name}, {"data", to_hex(record.data(), record.size())}});
+                else
+                    std::printf("ringbuf %s: %s\n", entry.name.c_str(),
+                                to_hex(record.data(), record.size()).c_str());
+                return 0;
+            });
         if (!consumer) return report(common, consumer.error());
         consumer->consume();
     }
@@ -283,17 +299,15 @@ int prog_run(const Common& common, const ProgArgs& args) {
                 maps_json[entry.name] = dump_map_entries(*entry.map, !common.json, entry.name);
 
     if (common.json) {
-        Json out{{"program", (*prog)->name()},
-                 {"engine", args.engine},
-                 {"retval", result->retval},
-                 {"duration_ns", result->duration_ns},
-                 {"repeat", args.repeat},
-                 {"ringbuf", records}};
+        Json out{{"program", (*prog)->name()}, {"engine", args.engine},
+                 {"retval", result->retval},   {"duration_ns", result->duration_ns},
+                 {"repeat", args.repeat},      {"ringbuf", records}};
         if (args.show_maps) out["maps"] = maps_json;
         print_json(out);
     } else {
         std::printf("retval %u (%#x)\n", result->retval, result->retval);
-        if (args.repeat > 1) std::printf("duration %u ns per run (mean of %u)\n", result->duration_ns, args.repeat);
+        if (args.repeat > 1)
+            std::printf("duration %u ns per run (mean of %u)\n", result->duration_ns, args.repeat);
     }
     return 0;
 }
@@ -308,9 +322,11 @@ void add_prog_commands(CLI::App& app, Common& common) {
     auto add = [&](const char* name, const char* help, int (*run)(const Common&, const ProgArgs&)) {
         return add_object_command(*prog, name, help, common, args, run);
     };
-    auto* load = add("load", "Verify and load every program (exit non-zero with the reason if one is refused)",
-                     prog_load);
-    load->add_option("--engine", args->engine, "jit (default) or interp")->check(CLI::IsMember({"interp", "jit"}));
+    auto* load = add(
+        "load", "Verify and load every program (exit non-zero with the reason if one is refused)",
+        prog_load);
+    load->add_option("--engine", args->engine, "jit (default) or interp")
+        ->check(CLI::IsMember({"interp", "jit"}));
     load->add_flag("--log", args->log, "Print the verifier's whole walk to stderr");
     add("show", "List the object's programs and maps", prog_show);
     auto* dump = add("dump", "Disassemble programs, with source lines", prog_dump);
@@ -323,7 +339,8 @@ void add_prog_commands(CLI::App& app, Common& common) {
     run->add_option("--repeat", args->repeat,
                     "Run N times; print the mean ns per run (crib runs types whose BPF_PROG_RUN "
                     "takes no repeat count N times itself)");
-    run->add_option("--engine", args->engine, "jit (default) or interp")->check(CLI::IsMember({"interp", "jit"}));
+    run->add_option("--engine", args->engine, "jit (default) or interp")
+        ->check(CLI::IsMember({"interp", "jit"}));
     run->add_flag("--log", args->log, "Print the verifier's whole walk to stderr");
     run->add_flag("--show-maps", args->show_maps, "Print every map's contents after the run");
 }

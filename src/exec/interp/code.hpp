@@ -29,7 +29,9 @@ enum class Handler : uint8_t {
 inline constexpr size_t kHandlerCount = static_cast<size_t>(Handler::count);
 static_assert(kHandlerCount <= 256, "handler index must fit the slot's byte");
 
-constexpr Handler handler_of(isa::Op op) { return static_cast<Handler>(op); }
+constexpr Handler handler_of(isa::Op op) {
+    return static_cast<Handler>(op);
+}
 
 struct Slot {
     Handler handler;

@@ -84,100 +84,100 @@ uint64_t Machine::execute(const Slot* start, const Args& args, TailCallChain& ta
     const Slot* const base = m_slots.data();
     const Slot* pc = start;
 
-#define CRIB_DISPATCH()                                                       \
-    do {                                                                      \
-        if constexpr (Trace) trace(static_cast<size_t>(pc - base), r);        \
-        goto* kDispatch[static_cast<uint8_t>(pc->handler)];                   \
+#define CRIB_DISPATCH()                                                \
+    do {                                                               \
+        if constexpr (Trace) trace(static_cast<size_t>(pc - base), r); \
+        goto* kDispatch[static_cast<uint8_t>(pc->handler)];            \
     } while (0)
-#define CRIB_NEXT() \
-    do {            \
-        ++pc;       \
+#define CRIB_NEXT()      \
+    do {                 \
+        ++pc;            \
         CRIB_DISPATCH(); \
     } while (0)
 #define CRIB_DST r[pc->dst]
 #define CRIB_SRC r[pc->src]
 #define CRIB_ADDR (CRIB_DST + static_cast<uint64_t>(pc->off))
 
-#define CRIB_ALU64(name, expr)                                    \
-    op_##name##64_imm : {                                         \
-        [[maybe_unused]] const uint64_t d = CRIB_DST;             \
+#define CRIB_ALU64(name, expr)                                              \
+    op_##name##64_imm : {                                                   \
+        [[maybe_unused]] const uint64_t d = CRIB_DST;                       \
         [[maybe_unused]] const uint64_t s = static_cast<uint64_t>(pc->imm); \
-        CRIB_DST = (expr);                                        \
-        CRIB_NEXT();                                              \
-    }                                                             \
-    op_##name##64_reg : {                                         \
-        [[maybe_unused]] const uint64_t d = CRIB_DST;             \
-        [[maybe_unused]] const uint64_t s = CRIB_SRC;             \
-        CRIB_DST = (expr);                                        \
-        CRIB_NEXT();                                              \
+        CRIB_DST = (expr);                                                  \
+        CRIB_NEXT();                                                        \
+    }                                                                       \
+    op_##name##64_reg : {                                                   \
+        [[maybe_unused]] const uint64_t d = CRIB_DST;                       \
+        [[maybe_unused]] const uint64_t s = CRIB_SRC;                       \
+        CRIB_DST = (expr);                                                  \
+        CRIB_NEXT();                                                        \
     }
-#define CRIB_ALU32(name, expr)                                    \
-    op_##name##32_imm : {                                         \
+#define CRIB_ALU32(name, expr)                                               \
+    op_##name##32_imm : {                                                    \
         [[maybe_unused]] const uint32_t d = static_cast<uint32_t>(CRIB_DST); \
         [[maybe_unused]] const uint32_t s = static_cast<uint32_t>(pc->imm);  \
-        CRIB_DST = static_cast<uint32_t>(expr);                   \
-        CRIB_NEXT();                                              \
-    }                                                             \
-    op_##name##32_reg : {                                         \
+        CRIB_DST = static_cast<uint32_t>(expr);                              \
+        CRIB_NEXT();                                                         \
+    }                                                                        \
+    op_##name##32_reg : {                                                    \
         [[maybe_unused]] const uint32_t d = static_cast<uint32_t>(CRIB_DST); \
         [[maybe_unused]] const uint32_t s = static_cast<uint32_t>(CRIB_SRC); \
-        CRIB_DST = static_cast<uint32_t>(expr);                   \
-        CRIB_NEXT();                                              \
+        CRIB_DST = static_cast<uint32_t>(expr);                              \
+        CRIB_NEXT();                                                         \
     }
 #define CRIB_ALU(name, expr64, expr32) CRIB_ALU64(name, expr64) CRIB_ALU32(name, expr32)
 
-#define CRIB_JUMP_IF(cond)                     \
-    do {                                       \
-        pc += (cond) ? pc->off + 1 : 1;        \
-        CRIB_DISPATCH();                       \
+#define CRIB_JUMP_IF(cond)              \
+    do {                                \
+        pc += (cond) ? pc->off + 1 : 1; \
+        CRIB_DISPATCH();                \
     } while (0)
 // a is dst, b the operand, both as T##64_t or T##32_t (T is int or uint).
-#define CRIB_JUMP(name, T, expr)                                                          \
-    op_##name##64_imm : {                                                                 \
-        const T##64_t a = static_cast<T##64_t>(CRIB_DST);                                 \
-        const T##64_t b = static_cast<T##64_t>(pc->imm);                                  \
-        CRIB_JUMP_IF(expr);                                                               \
-    }                                                                                     \
-    op_##name##64_reg : {                                                                 \
-        const T##64_t a = static_cast<T##64_t>(CRIB_DST);                                 \
-        const T##64_t b = static_cast<T##64_t>(CRIB_SRC);                                 \
-        CRIB_JUMP_IF(expr);                                                               \
-    }                                                                                     \
-    op_##name##32_imm : {                                                                 \
-        const T##32_t a = static_cast<T##32_t>(CRIB_DST);                                 \
-        const T##32_t b = static_cast<T##32_t>(pc->imm);                                  \
-        CRIB_JUMP_IF(expr);                                                               \
-    }                                                                                     \
-    op_##name##32_reg : {                                                                 \
-        const T##32_t a = static_cast<T##32_t>(CRIB_DST);                                 \
-        const T##32_t b = static_cast<T##32_t>(CRIB_SRC);                                 \
-        CRIB_JUMP_IF(expr);                                                               \
+#define CRIB_JUMP(name, T, expr)                          \
+    op_##name##64_imm : {                                 \
+        const T##64_t a = static_cast<T##64_t>(CRIB_DST); \
+        const T##64_t b = static_cast<T##64_t>(pc->imm);  \
+        CRIB_JUMP_IF(expr);                               \
+    }                                                     \
+    op_##name##64_reg : {                                 \
+        const T##64_t a = static_cast<T##64_t>(CRIB_DST); \
+        const T##64_t b = static_cast<T##64_t>(CRIB_SRC); \
+        CRIB_JUMP_IF(expr);                               \
+    }                                                     \
+    op_##name##32_imm : {                                 \
+        const T##32_t a = static_cast<T##32_t>(CRIB_DST); \
+        const T##32_t b = static_cast<T##32_t>(pc->imm);  \
+        CRIB_JUMP_IF(expr);                               \
+    }                                                     \
+    op_##name##32_reg : {                                 \
+        const T##32_t a = static_cast<T##32_t>(CRIB_DST); \
+        const T##32_t b = static_cast<T##32_t>(CRIB_SRC); \
+        CRIB_JUMP_IF(expr);                               \
     }
 
-#define CRIB_ATOMIC(op, W)                                                                  \
-    op_atomic_##op##W : {                                                                   \
-        __atomic_fetch_##op(atomic_at<uint##W##_t>(CRIB_ADDR),                              \
-                            static_cast<uint##W##_t>(CRIB_SRC), __ATOMIC_SEQ_CST);          \
-        CRIB_NEXT();                                                                        \
-    }                                                                                       \
-    op_atomic_fetch_##op##W : {                                                             \
-        CRIB_SRC = __atomic_fetch_##op(atomic_at<uint##W##_t>(CRIB_ADDR),                   \
-                                       static_cast<uint##W##_t>(CRIB_SRC), __ATOMIC_SEQ_CST); \
-        CRIB_NEXT();                                                                        \
+#define CRIB_ATOMIC(op, W)                                                                         \
+    op_atomic_##op##W : {                                                                          \
+        __atomic_fetch_##op(atomic_at<uint##W##_t>(CRIB_ADDR), static_cast<uint##W##_t>(CRIB_SRC), \
+                            __ATOMIC_SEQ_CST);                                                     \
+        CRIB_NEXT();                                                                               \
+    }                                                                                              \
+    op_atomic_fetch_##op##W : {                                                                    \
+        CRIB_SRC = __atomic_fetch_##op(atomic_at<uint##W##_t>(CRIB_ADDR),                          \
+                                       static_cast<uint##W##_t>(CRIB_SRC), __ATOMIC_SEQ_CST);      \
+        CRIB_NEXT();                                                                               \
     }
-#define CRIB_ATOMIC_SWAPS(W)                                                                \
-    op_atomic_xchg##W : {                                                                   \
-        CRIB_SRC = __atomic_exchange_n(atomic_at<uint##W##_t>(CRIB_ADDR),                   \
-                                       static_cast<uint##W##_t>(CRIB_SRC), __ATOMIC_SEQ_CST); \
-        CRIB_NEXT();                                                                        \
-    }                                                                                       \
-    op_atomic_cmpxchg##W : {                                                                \
-        auto expected = static_cast<uint##W##_t>(r[0]);                                     \
-        __atomic_compare_exchange_n(atomic_at<uint##W##_t>(CRIB_ADDR), &expected,           \
-                                    static_cast<uint##W##_t>(CRIB_SRC), false,              \
-                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                    \
-        r[0] = expected;                                                                    \
-        CRIB_NEXT();                                                                        \
+#define CRIB_ATOMIC_SWAPS(W)                                                                     \
+    op_atomic_xchg##W : {                                                                        \
+        CRIB_SRC = __atomic_exchange_n(atomic_at<uint##W##_t>(CRIB_ADDR),                        \
+                                       static_cast<uint##W##_t>(CRIB_SRC), __ATOMIC_SEQ_CST);    \
+        CRIB_NEXT();                                                                             \
+    }                                                                                            \
+    op_atomic_cmpxchg##W : {                                                                     \
+        auto expected = static_cast<uint##W##_t>(r[0]);                                          \
+        __atomic_compare_exchange_n(atomic_at<uint##W##_t>(CRIB_ADDR), &expected,                \
+                                    static_cast<uint##W##_t>(CRIB_SRC), false, __ATOMIC_SEQ_CST, \
+                                    __ATOMIC_SEQ_CST);                                           \
+        r[0] = expected;                                                                         \
+        CRIB_NEXT();                                                                             \
     }
 
     CRIB_DISPATCH();
@@ -273,7 +273,7 @@ op_call_unwind:
 op_tail_call:
     if (tail.take(r)) return 0;
     CRIB_NEXT();
-op_callx: {
+op_callx : {
     const auto id = static_cast<int32_t>(CRIB_DST);
     if (id == kHelperTailCall) {
         if (tail.take(r)) return 0;
