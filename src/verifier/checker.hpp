@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "verifier/state.hpp"
@@ -57,6 +58,9 @@ public:
     Result<void> alu(Path& path, const isa::Insn& insn);
     Result<bool> jump(Path& path, const isa::Insn& insn);
     Result<void> lddw(Path& path, const isa::Insn& insn);
+    // The second operand of an ALU or jump: src or the immediate, which
+    // 32-bit operations see zero-extended.
+    Result<RegState> source_operand(Path& path, const isa::Insn& insn, int width);
 
     // --- memory.cpp
     Result<void> load(Path& path, const isa::Insn& insn);
@@ -71,6 +75,10 @@ public:
                                   bool maybe_null);
     Result<void> check_stack_range(Path& path, int regno, const RegState& reg, int64_t lo,
                                    int64_t hi, Access access, const char* what);
+    // The lowest and highest frame offsets reg+off may take (a stack
+    // pointer with a bounded variable part).
+    Result<std::pair<int64_t, int64_t>> stack_span(const Path& path, int regno,
+                                                   const RegState& base, int16_t off);
 
     // --- calls.cpp
     Result<bool> call(Path& path, const isa::Insn& insn);

@@ -124,17 +124,22 @@ Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Ac
     return {};
 }
 
+Result<std::pair<int64_t, int64_t>> Checker::stack_span(const Path& path, int regno,
+                                                        const RegState& base, int16_t off) {
+    if (base.value.smin < -kMaxVarOff || base.value.smax > kMaxVarOff)
+        return error(path.pc, EACCES,
+                     fmt::format("R{} unbounded memory access, make sure to bounds check any "
+                                 "such access",
+                                 regno));
+    return std::pair{int64_t{base.off} + off + base.value.smin,
+                     int64_t{base.off} + off + base.value.smax};
+}
+
 Result<void> Checker::load(Path& path, const isa::Insn& insn) {
     RegState value;
     const RegState& base = path.state.reg(insn.src);
     if (base.is_init() && base.type == RegType::Stack) {
-        int64_t lo = int64_t{base.off} + insn.off + base.value.smin;
-        int64_t hi = int64_t{base.off} + insn.off + base.value.smax;
-        if (base.value.smin < -kMaxVarOff || base.value.smax > kMaxVarOff)
-            return error(path.pc, EACCES,
-                         fmt::format("R{} unbounded memory access, make sure to bounds check any "
-                                     "such access",
-                                     insn.src));
+        auto [lo, hi] = CRIB_TRY(stack_span(path, insn.src, base, insn.off));
         m_load_size = insn.info().size;
         m_load_sext = insn.info().operation == isa::Operation::LoadSx;
         CRIB_TRY(check_stack_range(path, insn.src, base, lo, hi, Access::Read, nullptr));
@@ -158,13 +163,7 @@ Result<void> Checker::store(Path& path, const isa::Insn& insn) {
     }
     const RegState& base = path.state.reg(insn.dst);
     if (base.is_init() && base.type == RegType::Stack) {
-        int64_t lo = int64_t{base.off} + insn.off + base.value.smin;
-        int64_t hi = int64_t{base.off} + insn.off + base.value.smax;
-        if (base.value.smin < -kMaxVarOff || base.value.smax > kMaxVarOff)
-            return error(path.pc, EACCES,
-                         fmt::format("R{} unbounded memory access, make sure to bounds check any "
-                                     "such access",
-                                     insn.dst));
+        auto [lo, hi] = CRIB_TRY(stack_span(path, insn.dst, base, insn.off));
         m_load_size = insn.info().size;
         m_store_value = value;
         return check_stack_range(path, insn.dst, base, lo, hi, Access::Write, nullptr);

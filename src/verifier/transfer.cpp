@@ -125,6 +125,16 @@ Result<void> Checker::check_reg_read(Path& path, int regno) {
     return {};
 }
 
+Result<RegState> Checker::source_operand(Path& path, const isa::Insn& insn, int width) {
+    if (insn.info().source_is_reg()) {
+        CRIB_TRY(check_reg_read(path, insn.src));
+        return path.state.reg(insn.src);
+    }
+    uint64_t imm = width == 64 ? static_cast<uint64_t>(static_cast<int64_t>(insn.imm))
+                               : static_cast<uint32_t>(insn.imm);
+    return RegState::scalar(Scalar::constant(imm));
+}
+
 Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
     const isa::OpInfo& row = insn.info();
     const int width = row.width;
@@ -152,15 +162,7 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
         return {};
     }
 
-    RegState src;
-    if (row.source_is_reg()) {
-        CRIB_TRY(check_reg_read(path, insn.src));
-        src = path.state.reg(insn.src);
-    } else {
-        uint64_t imm = width == 64 ? static_cast<uint64_t>(static_cast<int64_t>(insn.imm))
-                                   : static_cast<uint32_t>(insn.imm);
-        src = RegState::scalar(Scalar::constant(imm));
-    }
+    RegState src = CRIB_TRY(source_operand(path, insn, width));
 
     if (row.operation == Mov) {
         if (width == 64) {
@@ -245,15 +247,7 @@ Result<bool> Checker::jump(Path& path, const isa::Insn& insn) {
     const int width = row.width;
     CRIB_TRY(check_reg_read(path, insn.dst));
     RegState dst = path.state.reg(insn.dst);
-    RegState src;
-    if (row.source_is_reg()) {
-        CRIB_TRY(check_reg_read(path, insn.src));
-        src = path.state.reg(insn.src);
-    } else {
-        uint64_t imm = width == 64 ? static_cast<uint64_t>(static_cast<int64_t>(insn.imm))
-                                   : static_cast<uint32_t>(insn.imm);
-        src = RegState::scalar(Scalar::constant(imm));
-    }
+    RegState src = CRIB_TRY(source_operand(path, insn, width));
     Cmp cmp = cmp_of(row.operation);
     std::optional<State> taken = path.state, fall = path.state;
 
