@@ -112,6 +112,10 @@ void set_prog_resolver(Map& prog_array, ProgResolver resolver);
 // EOPNOTSUPP.
 using ProgIdOf = std::function<uint32_t(const void* handle)>;
 void set_prog_resolver(Map& prog_array, ProgResolver resolver, ProgIdOf id_of);
+// Empties a prog_array and drops every handle it kept, when its last user
+// reference goes (see ~runtime::LoadedObject). No program may still run
+// through it.
+void prog_array_clear(Map& prog_array);
 // Program-side read of a prog_array slot: the handle, or null when empty or
 // out of range.
 const void* prog_array_get(const Map& prog_array, uint64_t index);

@@ -80,6 +80,18 @@ public:
         return to_result(*this, "get_next_key", array_next_key(spec(), key, next_key_out));
     }
 
+    // The kernel's release of the last user reference: every slot empties and
+    // the retired handles go too, which breaks the cycle of a program that
+    // sits in a slot of a map it uses. The caller guarantees no program runs
+    // through the map any more.
+    void clear() {
+        std::lock_guard guard(m_mutex);
+        for (uint32_t index = 0; index < spec().max_entries; ++index)
+            m_slots[index].store(nullptr, std::memory_order_release);
+        m_owners.assign(spec().max_entries, nullptr);
+        m_retired.clear();
+    }
+
 private:
     void retire(std::shared_ptr<const void> handle) {
         if (handle) m_retired.push_back(std::move(handle));
@@ -119,6 +131,10 @@ void set_prog_resolver(Map& prog_array, ProgResolver resolver) {
 void set_prog_resolver(Map& prog_array, ProgResolver resolver, ProgIdOf id_of) {
     if (ProgArray* array = as_prog_array(prog_array))
         array->set_resolver(std::move(resolver), std::move(id_of));
+}
+
+void prog_array_clear(Map& prog_array) {
+    if (ProgArray* array = as_prog_array(prog_array)) array->clear();
 }
 
 const void* prog_array_get(const Map& prog_array, uint64_t index) {

@@ -1,5 +1,6 @@
 #include "runtime/runtime.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -21,6 +22,10 @@ public:
         std::lock_guard lock(m_mutex);
         m_progs[prog->id()] = prog;
         return prog->id();
+    }
+    void remove(uint32_t id) {
+        std::lock_guard lock(m_mutex);
+        m_progs.erase(id);
     }
     std::shared_ptr<const void> resolve(uint32_t id) {
         std::lock_guard lock(m_mutex);
@@ -107,8 +112,9 @@ private:
     }
 
     // Swap the loader's map-index references for addresses, as the kernel
-    // does after verification.
-    Result<void> resolve_maps(std::vector<isa::Insn>& insns) {
+    // does after verification; `used` gets each map referenced.
+    Result<void> resolve_maps(std::vector<isa::Insn>& insns,
+                              std::vector<std::shared_ptr<maps::Map>>& used) {
         for (size_t pc = 0; pc < insns.size(); ++pc) {
             isa::Insn& insn = insns[pc];
             isa::Operation kind = insn.info().operation;
@@ -127,6 +133,8 @@ private:
                 return fail(make_error(EINVAL, "map index {} out of range ({} maps)", index,
                                        m_loaded->m_maps.size()));
             maps::Map& map = *m_loaded->m_maps[index].map;
+            if (std::find(used.begin(), used.end(), m_loaded->m_maps[index].map) == used.end())
+                used.push_back(m_loaded->m_maps[index].map);
             uint64_t address = reinterpret_cast<uint64_t>(&map);
             if (kind == isa::Operation::MapIdxValue) {
                 auto* base = static_cast<uint8_t*>(map.direct_value());
@@ -177,7 +185,8 @@ private:
         }
 
         std::vector<isa::Insn> insns = program.insns;
-        if (auto ok = resolve_maps(insns); !ok) return fail(std::move(ok).error());
+        std::vector<std::shared_ptr<maps::Map>> used_maps;
+        if (auto ok = resolve_maps(insns, used_maps); !ok) return fail(std::move(ok).error());
 
         std::vector<exec::HelperFn> kfuncs;
         for (const object::ExternRef& ref : program.externs) {
@@ -198,6 +207,7 @@ private:
         auto prog = std::make_shared<Prog>(next_prog_id(), program.name, program.section, *type,
                                            program.insns, program.line_info);
         prog->m_max_ctx_offset = verified.max_ctx_offset;
+        prog->m_used_maps = std::move(used_maps);
         prog->m_verified_insns = verified.insns_processed;
         exec::Imports imports;
         imports.helper = [type](int32_t id) -> exec::HelperFn {
@@ -244,10 +254,18 @@ private:
     std::unique_ptr<LoadedObject> m_loaded;
 };
 
+Prog::~Prog() {
+    prog_table().remove(m_id);
+}
+
 Result<progs::TestRunResult> Prog::test_run(const progs::TestRunAttr& attr) const {
     const exec::Program* code = m_code.get();
     return progs::test_run(
         *m_type, attr, [code](const void* ctx) { return code->run(ctx); }, m_max_ctx_offset);
+}
+
+LoadedObject::~LoadedObject() {
+    for (const MapEntry& entry : m_maps) maps::prog_array_clear(*entry.map);
 }
 
 Prog* LoadedObject::find_program(std::string_view name) const {

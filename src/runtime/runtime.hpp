@@ -45,6 +45,10 @@ public:
           m_type(&type),
           m_insns(std::move(insns)),
           m_lines(std::move(lines)) {}
+    // Leaves the id table, so the id resolves to nothing from then on.
+    ~Prog();
+    Prog(const Prog&) = delete;
+    Prog& operator=(const Prog&) = delete;
 
     uint32_t id() const { return m_id; }
     const std::string& name() const { return m_name; }
@@ -71,6 +75,8 @@ private:
     std::vector<isa::Insn> m_insns;
     std::vector<object::LineInfo> m_lines;
     std::unique_ptr<exec::Program> m_code;
+    // The maps whose addresses the code holds.
+    std::vector<std::shared_ptr<maps::Map>> m_used_maps;
     uint32_t m_max_ctx_offset = 0;
     uint64_t m_verified_insns = 0;
 };
@@ -78,11 +84,21 @@ private:
 struct MapEntry {
     uint32_t id;
     std::string name;
-    std::unique_ptr<maps::Map> map;
+    // Shared with the programs that use it: a program kept alive elsewhere
+    // (in a prog_array) keeps its maps, as the kernel's used_maps do.
+    std::shared_ptr<maps::Map> map;
 };
 
 class LoadedObject {
 public:
+    LoadedObject() = default;
+    // Empties the object's prog_arrays, as the kernel does when the last user
+    // reference to one goes: a program in a slot that uses the same map
+    // would otherwise keep both alive forever.
+    ~LoadedObject();
+    LoadedObject(const LoadedObject&) = delete;
+    LoadedObject& operator=(const LoadedObject&) = delete;
+
     const std::string& name() const { return m_name; }
     const std::vector<std::shared_ptr<Prog>>& programs() const { return m_programs; }
     const std::vector<MapEntry>& maps() const { return m_maps; }

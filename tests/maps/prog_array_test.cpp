@@ -103,6 +103,27 @@ TEST(ProgArray, SlotKeepsHandleAlive) {
     EXPECT_TRUE(weak.expired());
 }
 
+TEST(ProgArray, ClearDropsSlotsAndRetiredHandles) {
+    auto map = make_map(spec_of(MapType::ProgArray, 4, 4, 2));
+    ASSERT_TRUE(map);
+    std::vector<std::weak_ptr<const void>> handles;
+    set_prog_resolver(*map, [&](uint32_t) {
+        auto handle = std::make_shared<FakeProg>(FakeProg{7});
+        handles.push_back(handle);
+        return std::shared_ptr<const void>(handle);
+    });
+    uint32_t key = 0, fd = 1;
+    ASSERT_TRUE(map->update(&key, &fd, kAny).ok());
+    ASSERT_TRUE(map->update(&key, &fd, kAny).ok());  // the first is retired
+    key = 1;
+    ASSERT_TRUE(map->update(&key, &fd, kAny).ok());
+    prog_array_clear(*map);
+    EXPECT_EQ(prog_array_get(*map, 0), nullptr);
+    EXPECT_EQ(prog_array_get(*map, 1), nullptr);
+    for (const auto& handle : handles) EXPECT_TRUE(handle.expired());
+    EXPECT_EQ(code_of(map->remove(&key)), ENOENT);
+}
+
 TEST(ProgArray, NonProgArrayMapsAreIgnored) {
     auto map = make_map(spec_of(MapType::Array, 4, 4, 2));
     ASSERT_TRUE(map);

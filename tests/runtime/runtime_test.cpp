@@ -118,6 +118,29 @@ TEST(Runtime, TailCallsFollowProgArraySlotsFilledWithIds) {
     EXPECT_EQ(refused.error().code(), EBADF);
 }
 
+TEST(Runtime, ASlotKeepsItsProgramAndThatProgramsMapsAlive) {
+    auto loaded = load_ok("tail_calls.bpf.o");
+    auto other = load_ok("tail_calls.bpf.o");
+    ASSERT_TRUE(loaded && other);
+    uint32_t slot = 0, id = other->find_program("target")->id();
+    ASSERT_TRUE(loaded->find_map("jump_table")->update(&slot, &id, maps::kAny));
+    other.reset();
+    // target counts hops in its own object's .bss, which must outlive the
+    // object while the slot holds target (the kernel's used_maps).
+    EXPECT_EQ(run(*loaded->find_program("entry"))->retval, 42u);
+}
+
+TEST(Runtime, IdsOfUnloadedProgramsResolveToNothing) {
+    auto loaded = load_ok("tail_calls.bpf.o");
+    auto other = load_ok("tail_calls.bpf.o");
+    ASSERT_TRUE(loaded && other);
+    uint32_t slot = 0, id = other->find_program("target")->id();
+    other.reset();
+    auto refused = loaded->find_map("jump_table")->update(&slot, &id, maps::kAny);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), EBADF);
+}
+
 TEST(Runtime, CribTestRunRulesApply) {
     auto loaded = load_ok("object_calls.bpf.o");
     ASSERT_TRUE(loaded);
