@@ -4,7 +4,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "kernels.h"
+#include "bpf_loops.h"
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -30,35 +30,12 @@ SEC("syscall")
 int fnv(struct bench_ctx *ctx) { return (int)kernel_fnv(ctx); }
 
 SEC("syscall")
-int helper_calls(void *ctx)
-{
-    __u32 acc = 0;
-    for (int i = 0; i < BENCH_CALLS; i++) acc += bpf_get_prandom_u32();
-    return acc;
-}
+int helper_calls(void *ctx) { return loop_prandom(); }
 
 SEC("syscall")
-int array_lookups(void *ctx)
-{
-    __u64 acc = 0;
-    for (__u32 i = 0; i < BENCH_CALLS; i++) {
-        __u32 key = i & 255;
-        __u64 *value = bpf_map_lookup_elem(&bench_array, &key);
-        if (value) acc += *value;
-    }
-    return acc;
-}
+int array_lookups(void *ctx) { return loop_lookups(&bench_array); }
 
 SEC("syscall")
-int hash_lookups(void *ctx)
-{
-    __u64 acc = 0;
-    for (__u32 i = 0; i < BENCH_CALLS; i++) {
-        __u32 key = i & 255;
-        __u64 *value = bpf_map_lookup_elem(&bench_hash, &key);
-        if (value) acc += *value;
-    }
-    return acc;
-}
+int hash_lookups(void *ctx) { return loop_lookups(&bench_hash); }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -8,7 +8,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "kernels.h"
+#include "bpf_loops.h"
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -59,35 +59,12 @@ int fnv(struct xdp_md *xdp)
 }
 
 SEC("xdp")
-int helper_calls(struct xdp_md *xdp)
-{
-    __u32 acc = 0;
-    for (int i = 0; i < BENCH_CALLS; i++) acc += bpf_get_prandom_u32();
-    return acc;
-}
+int helper_calls(struct xdp_md *xdp) { return loop_prandom(); }
 
 SEC("xdp")
-int array_lookups(struct xdp_md *xdp)
-{
-    __u64 acc = 0;
-    for (__u32 i = 0; i < BENCH_CALLS; i++) {
-        __u32 key = i & 255;
-        __u64 *value = bpf_map_lookup_elem(&xdp_array, &key);
-        if (value) acc += *value;
-    }
-    return acc;
-}
+int array_lookups(struct xdp_md *xdp) { return loop_lookups(&xdp_array); }
 
 SEC("xdp")
-int hash_lookups(struct xdp_md *xdp)
-{
-    __u64 acc = 0;
-    for (__u32 i = 0; i < BENCH_CALLS; i++) {
-        __u32 key = i & 255;
-        __u64 *value = bpf_map_lookup_elem(&xdp_hash, &key);
-        if (value) acc += *value;
-    }
-    return acc;
-}
+int hash_lookups(struct xdp_md *xdp) { return loop_lookups(&xdp_hash); }
 
 char LICENSE[] SEC("license") = "GPL";
