@@ -231,6 +231,17 @@ protected:
         return a;
     }
 
+    // Counts its runs in the u64 the context points at, tail-calls `slot`,
+    // and returns the count once the tail call fails.
+    std::vector<Insn> counting_tail_call_to(int32_t slot) {
+        Asm a;
+        a.op(Op::ldxdw, 0, 1, 0).op(Op::add64_imm, 0, 0, 0, 1).op(Op::stxdw, 1, 0, 0);
+        Asm tail = tail_call_to(slot);
+        a.code.insert(a.code.end(), tail.code.begin(), tail.code.end());
+        a.op(Op::ldxdw, 0, 1, 0).exit();
+        return a.code;
+    }
+
     std::vector<std::shared_ptr<Program>> m_programs;
     std::unique_ptr<maps::Map> m_map;
 };
@@ -251,13 +262,7 @@ TEST_P(TailCalls, EmptySlotOrBadIndexFallsThrough) {
 }
 
 TEST_P(TailCalls, ChainStopsAfterMaxTailCalls) {
-    // Counts its runs in the context, then tail-calls itself.
-    Asm self;
-    self.op(Op::ldxdw, 0, 1, 0).op(Op::add64_imm, 0, 0, 0, 1).op(Op::stxdw, 1, 0, 0);
-    Asm tail = tail_call_to(0);
-    self.code.insert(self.code.end(), tail.code.begin(), tail.code.end());
-    self.op(Op::ldxdw, 0, 1, 0).exit();
-    install(0, self.code);
+    install(0, counting_tail_call_to(0));
     uint64_t ctx = 0;
     EXPECT_EQ(m_programs[0]->run(&ctx), static_cast<uint64_t>(kMaxTailCalls + 1));
     EXPECT_EQ(ctx, static_cast<uint64_t>(kMaxTailCalls + 1));
@@ -288,15 +293,7 @@ TEST_P(TailCalls, IntoTheOtherEnginesProgram) {
 
 TEST_P(TailCalls, ChainAcrossEnginesStopsAfterMaxTailCalls) {
     // Slot 0 holds this engine's program, slot 1 the other engine's; each
-    // counts its runs in the context and tail-calls the other slot.
-    auto counting_tail_call_to = [this](int32_t slot) {
-        Asm a;
-        a.op(Op::ldxdw, 0, 1, 0).op(Op::add64_imm, 0, 0, 0, 1).op(Op::stxdw, 1, 0, 0);
-        Asm tail = tail_call_to(slot);
-        a.code.insert(a.code.end(), tail.code.begin(), tail.code.end());
-        a.op(Op::ldxdw, 0, 1, 0).exit();
-        return a.code;
-    };
+    // tail-calls the other slot.
     const Engine other = engine() == Engine::Interp ? Engine::Jit : Engine::Interp;
     install(0, counting_tail_call_to(1));
     auto across = compile_on(other, counting_tail_call_to(0), imports(), {});
