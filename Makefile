@@ -9,7 +9,7 @@ SHELL      := /bin/bash
 
 DEB_PACKAGES = cmake make g++ clang clang-format llvm pkg-config python3 \
   libelf-dev libbpf-dev zlib1g-dev libfmt-dev nlohmann-json3-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev libcli11-dev libxxhash-dev
 
 .PHONY: all deps build asan fuzz test unit-test asan-test fuzz-test format-check conformance demo bench clean format
 

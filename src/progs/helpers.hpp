@@ -34,6 +34,7 @@ enum class ArgKind : uint8_t {
     PtrToStack,            // ARG_PTR_TO_STACK
     PtrToConstStr,         // ARG_PTR_TO_CONST_STR: NUL-terminated, read-only map value
     PtrToLong,             // ARG_PTR_TO_LONG
+    PtrToIter,             // kfuncs: an open-coded iterator object on the stack
 };
 
 enum ArgFlag : uint8_t {

@@ -24,12 +24,34 @@ enum KfuncFlag : uint32_t {
     kKfSleepable = 1u << 5,
     kKfDestructive = 1u << 6,
     kKfRcu = 1u << 7,
+    kKfIterNew = 1u << 8,      // open-coded iterator: constructor
+    kKfIterNext = 1u << 9,     // step: returns the next element or NULL
+    kKfIterDestroy = 1u << 10, // destructor: must run before exit
+};
+
+// A kfunc's prototype as data, read by the verifier as it reads helper
+// protos (the kernel derives the same facts from the kfunc's BTF).
+// Arguments: Anything (a scalar), PtrToMem followed by ConstSize (the
+// kernel's `buf, buf__sz` pairs; kReadOnly when the kfunc only reads),
+// PtrToIter (the iterator object on the stack; first argument of every
+// iterator kfunc). Returns: Integer, Void, or PtrToMem: read-only memory of
+// ret_size bytes (the kernel's PTR_TO_BTF_ID of a struct of that size),
+// maybe-NULL with kRetMaybeNull (KF_RET_NULL).
+struct KfuncProto {
+    RetSpec ret;
+    uint32_t ret_size = 0;
+    std::array<ArgSpec, 5> args{};
+    // Iterator kfuncs: the iterator's name ("crib_vma" for struct
+    // bpf_iter_crib_vma) and the bytes of its object on the stack.
+    std::string_view iter;
+    uint32_t iter_size = 0;
 };
 
 struct Kfunc {
     std::string name;
     HelperFn fn = nullptr;
     uint32_t flags = 0;
+    KfuncProto proto;
 };
 
 struct KfuncSet {
