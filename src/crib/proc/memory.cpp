@@ -1,0 +1,305 @@
+#include "crib/proc/memory.hpp"
+
+// XXH3_state_t on the stack: its size comes from the header compiled against.
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "crib/image/pages.hpp"
+#include "crib/proc/memory_scan.hpp"
+
+namespace crib::proc {
+
+namespace {
+
+// Two stages on two threads: the calling thread copies pages out of the
+// process (process_vm_readv, many iovecs a call) into one of a few big
+// buffers and hashes them while they are in cache; a writer thread stores
+// full buffers into pages.img. Runs are laid out in pages.img in the order
+// they are read, so each buffer is one contiguous stretch of the file.
+constexpr uint64_t kBufferBytes = 16 << 20;
+constexpr int kBufferCount = 4;
+constexpr size_t kMaxIovecs = 1024;  // UIO_MAXIOV
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Job {
+    size_t vma;  // index in the caller's vector
+    image::PageRun run;
+    bool forced;  // no PROT_READ: read through /proc/PID/mem
+};
+
+struct Filled {
+    uint8_t* data;
+    uint64_t file_offset, length;
+};
+
+// The buffers passing between the two stages.
+class Handoff {
+public:
+    explicit Handoff(std::vector<uint8_t*> buffers) : m_free(std::move(buffers)) {}
+
+    // Reader side. nullptr once the writer failed.
+    uint8_t* take_free(uint64_t& written) {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return !m_free.empty() || m_error; });
+        written = m_written;
+        if (m_error) return nullptr;
+        uint8_t* buffer = m_free.back();
+        m_free.pop_back();
+        return buffer;
+    }
+    void submit(Filled filled) {
+        std::lock_guard lock(m_mutex);
+        m_filled.push_back(filled);
+        m_changed.notify_all();
+    }
+    void close() {
+        std::lock_guard lock(m_mutex);
+        m_closed = true;
+        m_changed.notify_all();
+    }
+    std::optional<Error> error() {
+        std::lock_guard lock(m_mutex);
+        return m_error;
+    }
+
+    // Writer side. nullopt when the reader closed and everything is stored.
+    std::optional<Filled> take_filled() {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return !m_filled.empty() || m_closed; });
+        if (m_filled.empty()) return std::nullopt;
+        Filled filled = m_filled.front();
+        m_filled.pop_front();
+        return filled;
+    }
+    void stored(const Filled& filled) {
+        std::lock_guard lock(m_mutex);
+        m_written += filled.length;
+        m_free.push_back(filled.data);
+        m_changed.notify_all();
+    }
+    void fail(Error error) {
+        std::lock_guard lock(m_mutex);
+        m_error = std::move(error);
+        m_changed.notify_all();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::vector<uint8_t*> m_free;
+    std::deque<Filled> m_filled;
+    uint64_t m_written = 0;
+    bool m_closed = false;
+    std::optional<Error> m_error;
+};
+
+class PageCopier {
+public:
+    PageCopier(pid_t pid, std::vector<Job>& jobs, MemoryStats& stats)
+        : m_pid(pid), m_jobs(jobs), m_stats(stats) {
+        XXH3_64bits_reset(&m_hash);
+    }
+    ~PageCopier() {
+        if (m_mem >= 0) ::close(m_mem);
+    }
+
+    Result<void> run(image::PagesWriter& writer, uint64_t total, const MemoryOptions& options);
+
+private:
+    Result<void> fill(uint8_t* buffer, Filled& filled);
+    Result<void> read_batch();
+    Result<void> read_forced(uint8_t* dest, uint64_t address, uint64_t length);
+    void hash(const uint8_t* data, uint64_t length);
+
+    pid_t m_pid;
+    std::vector<Job>& m_jobs;
+    MemoryStats& m_stats;
+    size_t m_job = 0;         // next job to read
+    uint64_t m_job_done = 0;  // bytes of it already read
+    size_t m_hash_job = 0;    // the job m_hash is summing
+    uint64_t m_hash_done = 0;
+    XXH3_state_t m_hash;
+    std::vector<iovec> m_local, m_remote;
+    int m_mem = -1;
+};
+
+Result<void> PageCopier::run(image::PagesWriter& writer, uint64_t total,
+                             const MemoryOptions& options) {
+    const size_t mapped = kBufferBytes * kBufferCount;
+    void* memory =
+        mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED)
+        return make_error(errno, "pid {}: {} bytes of copy buffers: {}", m_pid, mapped,
+                          std::strerror(errno));
+    std::vector<uint8_t*> buffers;
+    for (int i = 0; i < kBufferCount; ++i)
+        buffers.push_back(static_cast<uint8_t*>(memory) + i * kBufferBytes);
+    Handoff handoff(std::move(buffers));
+
+    std::thread storer([&] {
+        while (auto filled = handoff.take_filled()) {
+            const auto start = Clock::now();
+            auto stored = writer.write(filled->file_offset, filled->data, filled->length);
+            m_stats.write_seconds += seconds_since(start);
+            if (!stored) return handoff.fail(std::move(stored).error());
+            handoff.stored(*filled);
+        }
+    });
+
+    Result<void> result;
+    while (m_job < m_jobs.size()) {
+        uint64_t written = 0;
+        uint8_t* buffer = handoff.take_free(written);
+        if (options.progress) options.progress(written, total);
+        if (!buffer) break;
+        Filled filled{};
+        const auto start = Clock::now();
+        result = fill(buffer, filled);
+        m_stats.read_seconds += seconds_since(start);
+        if (!result) break;
+        handoff.submit(filled);
+    }
+    handoff.close();
+    storer.join();
+    munmap(memory, mapped);
+    if (!result) return result;
+    if (auto error = handoff.error()) return std::move(*error);
+    if (options.progress) options.progress(total, total);
+    return {};
+}
+
+// Fills BUFFER with the next stretch of pages.img: the rest of the current
+// job, then whole following jobs, the last one possibly cut.
+Result<void> PageCopier::fill(uint8_t* buffer, Filled& filled) {
+    filled = {buffer, m_jobs[m_job].run.file_offset + m_job_done, 0};
+    while (filled.length < kBufferBytes && m_job < m_jobs.size()) {
+        const Job& job = m_jobs[m_job];
+        const uint64_t n = std::min(kBufferBytes - filled.length, job.run.length - m_job_done);
+        const uint64_t address = job.run.address + m_job_done;
+        uint8_t* dest = buffer + filled.length;
+        if (job.forced) {
+            CRIB_TRY(read_forced(dest, address, n));
+        } else {
+            m_local.push_back({dest, n});
+            m_remote.push_back({reinterpret_cast<void*>(address), n});
+            if (m_local.size() == kMaxIovecs) CRIB_TRY(read_batch());
+        }
+        filled.length += n;
+        m_job_done += n;
+        if (m_job_done == job.run.length) ++m_job, m_job_done = 0;
+    }
+    CRIB_TRY(read_batch());
+    hash(buffer, filled.length);
+    return {};
+}
+
+Result<void> PageCopier::read_batch() {
+    if (m_local.empty()) return {};
+    uint64_t wanted = 0;
+    for (const iovec& iov : m_local) wanted += iov.iov_len;
+    const ssize_t n = process_vm_readv(m_pid, m_local.data(), m_local.size(), m_remote.data(),
+                                       m_remote.size(), 0);
+    if (n < 0 || static_cast<uint64_t>(n) != wanted) {
+        // process_vm_readv stops at the first range it cannot read: name it.
+        const int error = n < 0 ? errno : EFAULT;
+        uint64_t got = n < 0 ? 0 : n;
+        size_t i = 0;
+        while (i + 1 < m_remote.size() && got >= m_remote[i].iov_len) got -= m_remote[i++].iov_len;
+        const auto address = reinterpret_cast<uint64_t>(m_remote[i].iov_base) + got;
+        return make_error(error, "pid {}: process_vm_readv of {:#x}: {}", m_pid, address,
+                          std::strerror(error));
+    }
+    m_local.clear();
+    m_remote.clear();
+    return {};
+}
+
+// /proc/PID/mem reads with FOLL_FORCE, so it reaches pages of Vmas without
+// PROT_READ (PROT_NONE after being written, write-only) that
+// process_vm_readv refuses with EFAULT.
+Result<void> PageCopier::read_forced(uint8_t* dest, uint64_t address, uint64_t length) {
+    const std::string path = "/proc/" + std::to_string(m_pid) + "/mem";
+    if (m_mem < 0) m_mem = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (m_mem < 0)
+        return make_error(errno, "pid {}: open {}: {}", m_pid, path, std::strerror(errno));
+    for (uint64_t done = 0; done < length;) {
+        const ssize_t n =
+            pread(m_mem, dest + done, length - done, static_cast<off_t>(address + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            return make_error(n < 0 ? errno : EIO, "pid {}: reading {:#x} through {}: {}", m_pid,
+                              address + done, path, n < 0 ? std::strerror(errno) : "end of file");
+        done += n;
+    }
+    m_stats.forced_bytes += length;
+    return {};
+}
+
+// Adds a buffer's bytes to the checksums of the jobs it holds, in order.
+void PageCopier::hash(const uint8_t* data, uint64_t length) {
+    while (length > 0) {
+        image::PageRun& run = m_jobs[m_hash_job].run;
+        const uint64_t n = std::min(length, run.length - m_hash_done);
+        XXH3_64bits_update(&m_hash, data, n);
+        data += n, length -= n, m_hash_done += n;
+        if (m_hash_done == run.length) {
+            run.checksum = XXH3_64bits_digest(&m_hash);
+            XXH3_64bits_reset(&m_hash);
+            ++m_hash_job, m_hash_done = 0;
+        }
+    }
+}
+
+}  // namespace
+
+Result<MemoryStats> dump_memory(pid_t pid, std::vector<image::Vma>& vmas, const std::string& dir,
+                                const MemoryOptions& options) {
+    const auto start = Clock::now();
+    MemoryStats stats;
+    std::vector<Job> jobs;
+    {
+        auto selector = CRIB_TRY(PageSelector::open(pid));
+        for (size_t i = 0; i < vmas.size(); ++i) {
+            const bool forced = (vmas[i].prot & PROT_READ) == 0;
+            for (const PageRange& range : CRIB_TRY(selector.select(vmas[i])))
+                jobs.push_back({i, {range.start, range.end - range.start, 0, 0}, forced});
+        }
+    }
+    stats.scan_seconds = seconds_since(start);
+
+    auto writer = CRIB_TRY(image::PagesWriter::create(dir));
+    for (Job& job : jobs) {
+        job.run.file_offset = writer.reserve(job.run.length);
+        stats.bytes += job.run.length;
+    }
+    stats.runs = jobs.size();
+    PageCopier copier(pid, jobs, stats);
+    CRIB_TRY(copier.run(writer, stats.bytes, options));
+    CRIB_TRY(writer.finish());
+
+    for (image::Vma& vma : vmas) vma.pages.clear();
+    for (const Job& job : jobs) vmas[job.vma].pages.push_back(job.run);
+    stats.seconds = seconds_since(start);
+    return stats;
+}
+
+}  // namespace crib::proc

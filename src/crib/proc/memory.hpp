@@ -1,0 +1,49 @@
+// Saving a process's memory: which pages of each Vma hold state only the
+// process has, and a pipelined copy of them into pages.img. The process must
+// be frozen (ptrace-stopped) by the caller for the copy to be consistent.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "crib/image/model.hpp"
+
+namespace crib::proc {
+
+struct MemoryOptions {
+    // Bytes stored so far and in all: called on the calling thread before
+    // each 16 MiB buffer is filled and once at the end.
+    std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+struct MemoryStats {
+    uint64_t bytes = 0;         // page bytes saved
+    uint64_t runs = 0;          // PageRuns made
+    uint64_t forced_bytes = 0;  // of which read through /proc/PID/mem (Vmas without PROT_READ)
+    double seconds = 0;         // the whole dump
+    double scan_seconds = 0;    // choosing the pages (PAGEMAP_SCAN, SEEK_DATA)
+    double read_seconds = 0;    // copying out of the process and hashing (reader busy time)
+    double write_seconds = 0;   // storing into pages.img (writer busy time)
+};
+
+// Saves the pages of PID's VMAS worth keeping into DIR/pages.img and sets
+// each Vma's `pages` to its runs (address order, adjacent pages coalesced):
+//  - private anonymous, heap, stack, and shared anonymous memory: pages
+//    present or swapped (pages mapping the shared zero page are left out:
+//    they read as zeros anyway); for shared anonymous memory every page the
+//    shared object holds, also those this process never touched;
+//  - private file mappings: only pages the process changed (its anonymous
+//    copies); the file holds the rest;
+//  - shared file mappings, [vdso], [vvar], [vsyscall]: nothing.
+// Vmas without PROT_READ are read through /proc/PID/mem, which may read what
+// process_vm_readv refuses. On failure no Vma is changed and no pages.img is
+// left behind.
+Result<MemoryStats> dump_memory(pid_t pid, std::vector<image::Vma>& vmas, const std::string& dir,
+                                const MemoryOptions& options = {});
+
+}  // namespace crib::proc
