@@ -313,6 +313,30 @@ bool Scalar::empty() const {
            (var.value & var.mask) != 0 || !var.contains(var.value);
 }
 
+Scalar scalar_widen(const Scalar& old, const Scalar& cur) {
+    auto low = [](auto a, auto b, auto extreme) { return b < a ? extreme : a; };
+    auto high = [](auto a, auto b, auto extreme) { return b > a ? extreme : a; };
+    Scalar w;
+    // Bits from the lowest one that differs upwards become unknown: a
+    // counter loses them all, a pointer stepping by 8 keeps its alignment.
+    w.var = tnum_union(old.var, cur.var);
+    if (w.var.mask) {
+        uint64_t lowest = w.var.mask & -w.var.mask;
+        w.var.mask |= ~(lowest - 1);
+        w.var.value &= ~w.var.mask;
+    }
+    w.umin = low(old.umin, cur.umin, uint64_t{0});
+    w.umax = high(old.umax, cur.umax, std::numeric_limits<uint64_t>::max());
+    w.smin = low(old.smin, cur.smin, std::numeric_limits<int64_t>::min());
+    w.smax = high(old.smax, cur.smax, std::numeric_limits<int64_t>::max());
+    w.u32min = low(old.u32min, cur.u32min, uint32_t{0});
+    w.u32max = high(old.u32max, cur.u32max, std::numeric_limits<uint32_t>::max());
+    w.s32min = low(old.s32min, cur.s32min, std::numeric_limits<int32_t>::min());
+    w.s32max = high(old.s32max, cur.s32max, std::numeric_limits<int32_t>::max());
+    w.sync();
+    return w;
+}
+
 bool Scalar::includes(const Scalar& o) const {
     return umin <= o.umin && o.umax <= umax && smin <= o.smin && o.smax <= smax &&
            u32min <= o.u32min && o.u32max <= u32max && s32min <= o.s32min && o.s32max <= s32max &&

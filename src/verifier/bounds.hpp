@@ -59,6 +59,11 @@ Scalar scalar_sext(const Scalar& value, int bytes, int width);
 // Zero-extend the low `bytes` (le16/le32 truncation, narrow loads).
 Scalar scalar_truncate(const Scalar& value, int bytes);
 
+// A value holding both `old` and `cur` where each bound `cur` moved past
+// `old` jumps to its extreme, so a loop that keeps growing a value reaches
+// a fixed point in a few steps (interval widening).
+Scalar scalar_widen(const Scalar& old, const Scalar& cur);
+
 // Conditional jumps: the comparison an instruction makes and its negation
 // (the fall-through direction).
 enum class Cmp : uint8_t { Eq, Ne, Ugt, Uge, Ult, Ule, Sgt, Sge, Slt, Sle, Set, NotSet };

@@ -2,11 +2,10 @@
 // progs/helpers.hpp, return types applied, references acquired and
 // released; bpf-to-bpf calls with their own frames; callbacks (bpf_loop,
 // bpf_for_each_map_elem) verified as functions the helper calls again and
-// again; kfuncs by name; and what exit demands of r0.
+// again; and what exit demands of r0. Kfuncs are in kfunc.cpp.
 #include <algorithm>
 #include <functional>
 
-#include "progs/kfuncs.hpp"
 #include "verifier/checker.hpp"
 
 namespace crib::verifier {
@@ -52,10 +51,6 @@ constexpr ReturnRange kReturnRanges[] = {
 std::string range_text(const Scalar& value) {
     if (value == Scalar::unknown()) return "unknown scalar value";
     return fmt::format("smin={} smax={}", value.smin, value.smax);
-}
-
-bool null_pointer(const RegState& reg) {
-    return reg.type == RegType::Scalar && reg.value.is_const() && reg.value.const_value() == 0;
 }
 
 }  // namespace
@@ -111,12 +106,32 @@ Result<bool> Checker::call(Path& path, const isa::Insn& insn) {
     }
 }
 
-Result<void> Checker::check_helper_mem(Path& path, int regno, const Scalar& size, bool write,
+Result<Scalar> Checker::check_size_arg(Path& path, int r, progs::ArgKind kind) {
+    const uint32_t pc = path.pc;
+    CRIB_TRY(check_reg_read(path, r));
+    const RegState& reg = path.state.reg(r);
+    if (reg.type != RegType::Scalar)
+        return error(pc, EACCES, fmt::format("R{} type={} expected=scalar", r, type_name(reg)));
+    if (reg.value.smin < 0)
+        return error(
+            pc, EACCES,
+            fmt::format("R{} min value is negative, either use unsigned or 'var &= const'", r));
+    if (kind == progs::ArgKind::ConstSize && reg.value.umin == 0)
+        return error(pc, EACCES, fmt::format("R{} invalid zero-sized read", r));
+    if (reg.value.umax > (uint64_t{1} << 29))
+        return error(
+            pc, EACCES,
+            fmt::format("R{} unbounded memory access, use 'var &= const' or 'if (var < const)'",
+                        r));
+    return reg.value;
+}
+
+Result<void> Checker::check_helper_mem(Path& path, int regno, const Scalar& size, Access access,
                                        bool maybe_null) {
     const uint32_t pc = path.pc;
     CRIB_TRY(check_reg_read(path, regno));
     const RegState reg = path.state.reg(regno);
-    if (maybe_null && null_pointer(reg)) return {};
+    if (maybe_null && is_null(reg)) return {};
     if (size.umax == 0) return {};
     if (size.umax > (uint64_t{1} << 29))
         return error(
@@ -125,8 +140,7 @@ Result<void> Checker::check_helper_mem(Path& path, int regno, const Scalar& size
                         regno + 1));
     auto bytes = static_cast<int64_t>(size.umax);
     if (reg.type != RegType::Stack)
-        return check_mem(path, regno, 0, static_cast<int>(bytes),
-                         write ? Access::Write : Access::Read, nullptr);
+        return check_mem(path, regno, 0, static_cast<int>(bytes), access, nullptr);
     if (reg.value.smin < -isa::kStackSize || reg.value.smax > isa::kStackSize)
         return error(pc, EACCES,
                      fmt::format("R{} unbounded indirect variable offset stack access", regno));
@@ -142,15 +156,20 @@ Result<void> Checker::check_helper_mem(Path& path, int regno, const Scalar& size
     auto at = [&](int64_t off) -> StackByte& {
         return frame.bytes[static_cast<size_t>(off + isa::kStackSize)];
     };
-    if (!write) {
+    for (int64_t b = lo; b < end; ++b)
+        if (at(b) == StackByte::Iter)
+            return error(pc, EACCES,
+                         fmt::format("R{} indirect access to iter_{} state at stack off {}", regno,
+                                     frame.iters[(b + isa::kStackSize) / 8].name, b));
+    if (access != Access::Write) {
         for (int64_t b = lo; b < end; ++b)
             if (at(b) == StackByte::Invalid)
                 return error(pc, EACCES,
                              fmt::format("invalid indirect read from stack R{} off {}+{} size {}",
                                          regno, lo, b - lo, bytes));
-        return {};
+        if (access == Access::Read) return {};
     }
-    // The helper may write any of these bytes: spilled registers there are
+    // The callee may write any of these bytes: spilled registers there are
     // gone, and the bytes it surely writes become data.
     for (int64_t b = lo; b < end; ++b) {
         if (at(b) == StackByte::Spill) {
@@ -219,29 +238,22 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
                     arg.kind == progs::ArgKind::PtrToMapKey ? spec.key_size : spec.value_size;
                 if (!reg.is_pointer())
                     return expected(arg.kind == progs::ArgKind::PtrToMapKey ? "fp" : "fp");
-                CRIB_TRY(check_helper_mem(path, r, Scalar::constant(size), false, false));
+                CRIB_TRY(check_helper_mem(path, r, Scalar::constant(size), Access::Read, false));
                 break;
             }
             case progs::ArgKind::PtrToMem:
-                if (!(nullable && null_pointer(reg)) && !reg.is_pointer()) return expected("fp");
+                if (!(nullable && is_null(reg)) && !reg.is_pointer()) return expected("fp");
                 mem_reg = r;
                 mem_write = arg.has(progs::kUninit);
                 mem_null = nullable;
                 break;
             case progs::ArgKind::ConstSize:
             case progs::ArgKind::ConstSizeOrZero: {
-                if (reg.type != RegType::Scalar) return expected("scalar");
-                if (reg.value.smin < 0)
-                    return error(
-                        pc, EACCES,
-                        fmt::format("R{} min value is negative, either use unsigned or 'var &= "
-                                    "const'",
-                                    r));
-                if (arg.kind == progs::ArgKind::ConstSize && reg.value.umin == 0)
-                    return error(pc, EACCES, fmt::format("R{} invalid zero-sized read", r));
+                Scalar size = CRIB_TRY(check_size_arg(path, r, arg.kind));
                 if (mem_reg < 0)
                     return error(pc, EACCES, fmt::format("R{} size argument without memory", r));
-                CRIB_TRY(check_helper_mem(path, mem_reg, reg.value, mem_write, mem_null));
+                CRIB_TRY(check_helper_mem(path, mem_reg, size,
+                                          mem_write ? Access::Write : Access::Read, mem_null));
                 break;
             }
             case progs::ArgKind::ConstAllocSizeOrZero:
@@ -276,7 +288,7 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
                 has_callback = true;
                 break;
             case progs::ArgKind::PtrToStack:
-                if (nullable && null_pointer(reg)) break;
+                if (nullable && is_null(reg)) break;
                 if (reg.type != RegType::Stack) return expected("fp");
                 break;
             case progs::ArgKind::PtrToConstStr:
@@ -286,8 +298,12 @@ Result<bool> Checker::call_helper(Path& path, const isa::Insn& insn) {
                 CRIB_TRY(check_mem(path, r, 0, 1, Access::Read, nullptr));
                 break;
             case progs::ArgKind::PtrToLong:
-                CRIB_TRY(check_helper_mem(path, r, Scalar::constant(8), true, false));
+                CRIB_TRY(check_helper_mem(path, r, Scalar::constant(8), Access::Write, false));
                 break;
+            case progs::ArgKind::PtrToIter:
+                return error(
+                    pc, EINVAL,
+                    fmt::format("helper {}#{} cannot take an iterator", helper_name(id), id));
         }
     }
     if (release) {
@@ -393,33 +409,6 @@ Result<bool> Checker::call_local(Path& path, const isa::Insn& insn) {
     return true;
 }
 
-Result<bool> Checker::call_kfunc(Path& path, const isa::Insn& insn) {
-    (void)insn;
-    const uint32_t pc = path.pc;
-    std::string name;
-    if (m_in.source)
-        for (const object::ExternRef& ref : m_in.source->externs)
-            if (ref.insn == pc && ref.kind == object::ExternKind::Kfunc) name = ref.name;
-    if (name.empty())
-        return error(pc, EINVAL, "kernel function call without a name (no extern for this insn)");
-    const progs::Kfunc* kfunc = progs::find_kfunc(m_in.type.type, name);
-    if (!kfunc)
-        return error(pc, EACCES, fmt::format("calling kernel function {} is not allowed", name));
-    // Without BTF prototypes the arguments cannot be typed yet: refuse
-    // pointers so nothing the program owns leaks, accept scalars.
-    for (int r = 1; r <= 5; ++r) {
-        const RegState& reg = path.state.reg(r);
-        if (reg.is_pointer() && reg.type != RegType::Ctx && reg.type != RegType::Stack)
-            return error(
-                pc, EACCES,
-                fmt::format("R{} pointer argument to kfunc {} is not supported yet", r, name));
-    }
-    for (int r = 1; r <= 5; ++r) path.state.reg(r) = RegState{};
-    path.state.reg(0) = RegState::unknown();
-    path.pc = pc + 1;
-    return true;
-}
-
 Result<bool> Checker::exit(Path& path) {
     const uint32_t pc = path.pc;
     CRIB_TRY(check_reg_read(path, 0));
@@ -437,8 +426,11 @@ Result<bool> Checker::exit(Path& path) {
                         range_text(r0.value), range.min, range.max));
         if (!path.state.refs.empty()) {
             const Reference& ref = path.state.refs.front();
-            return error(pc, EACCES,
-                         fmt::format("Unreleased reference id={} alloc_insn={}", ref.id, ref.insn));
+            std::string what =
+                ref.iter.empty() ? std::string() : fmt::format(": iter_{} not destroyed", ref.iter);
+            return error(
+                pc, EACCES,
+                fmt::format("Unreleased reference id={} alloc_insn={}{}", ref.id, ref.insn, what));
         }
         note_stack_depth(path.state);
         CRIB_TRY(check_combined_stack(pc));

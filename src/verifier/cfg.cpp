@@ -29,6 +29,26 @@ uint32_t subprog_of(const std::vector<uint32_t>& starts, uint32_t pc) {
     return *(it - 1);
 }
 
+// Registers a call reads: its prototype's arguments for helpers and
+// kfuncs (so pruning ignores what is left in the others), r1..r5 otherwise.
+RegMask Checker::call_args(uint32_t pc) const {
+    const isa::Insn& insn = m_in.insns[pc];
+    auto mask_of = [](std::span<const progs::ArgSpec> args) {
+        RegMask mask = 0;
+        for (size_t i = 0; i < args.size() && args[i].kind != progs::ArgKind::DontCare; ++i)
+            mask |= bit(static_cast<int>(i) + 1);
+        return mask;
+    };
+    if (insn.info().operation == isa::Operation::Helper) {
+        const progs::HelperInfo* helper =
+            m_in.type.get_func_proto ? m_in.type.get_func_proto(insn.imm) : nullptr;
+        if (helper) return mask_of(helper->proto.args);
+    } else if (insn.info().operation == isa::Operation::Kfunc) {
+        if (const progs::Kfunc* kfunc = kfunc_at(pc)) return mask_of(kfunc->proto.args);
+    }
+    return kArgs;
+}
+
 bool Checker::is_subprog_start(uint32_t pc) const {
     return std::binary_search(m_subprogs.begin(), m_subprogs.end(), pc);
 }
@@ -37,6 +57,11 @@ Result<void> Checker::check_cfg() {
     const auto& code = m_in.insns;
     const auto n = static_cast<int64_t>(code.size());
     if (n == 0) return error(0, EINVAL, "no instructions");
+    m_kfunc_names.assign(code.size(), {});
+    if (m_in.source)
+        for (const object::ExternRef& ref : m_in.source->externs)
+            if (ref.kind == object::ExternKind::Kfunc && ref.insn < code.size())
+                m_kfunc_names[ref.insn] = ref.name;
     m_subprogs = {0};
     for (uint32_t pc = 0; pc < n; ++pc) {
         const isa::Insn& insn = code[pc];
@@ -147,12 +172,14 @@ void Checker::compute_liveness() {
                         rel |= used;
                     }
                     break;
-                case isa::Kind::Call:
+                case isa::Kind::Call: {
                     succ(static_cast<int64_t>(i) + 1);
-                    live = static_cast<RegMask>((live & ~kCallDefs) | kArgs);
-                    rel = static_cast<RegMask>((rel & ~kCallDefs) | kArgs);
+                    RegMask args = call_args(static_cast<uint32_t>(i));
+                    live = static_cast<RegMask>((live & ~kCallDefs) | args);
+                    rel = static_cast<RegMask>((rel & ~kCallDefs) | args);
                     if (row.operation == isa::Operation::Indirect) live |= dst, rel |= dst;
                     break;
+                }
                 case isa::Kind::Lddw:
                     succ(static_cast<int64_t>(i) + 2);
                     live &= static_cast<RegMask>(~dst);

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "progs/kfuncs.hpp"
 #include "verifier/state.hpp"
 #include "verifier/verifier.hpp"
 
@@ -29,6 +30,7 @@ struct Path {
 
 struct Node {
     State state;
+    uint32_t pc = 0;
     int parent = -1;
     uint32_t branches = 0;  // paths still running below this node
     uint32_t reentries = 0;
@@ -47,11 +49,18 @@ public:
     Result<void> check_cfg();
     void compute_liveness();
     bool is_subprog_start(uint32_t pc) const;
+    RegMask call_args(uint32_t pc) const;
 
     // --- explore.cpp
     void push(Path path);
     // Subsumption of `cur` by an explored `old` at pc; `exact` for loop detection.
     bool subsumes(const State& old, const State& cur, uint32_t pc, bool exact) const;
+    // At an iterator's _next: the nearest explored state up this path's
+    // ancestry at the same insn with the same live iterator instance.
+    const Node* iter_loop_head(const Path& path) const;
+    // Loosen `cur` towards `old` so that a loop reaching this insn again
+    // with a value that keeps growing converges (interval widening).
+    void widen(const State& old, State& cur) const;
 
     // --- transfer.cpp: one instruction; false ends the path.
     Result<bool> step(Path& path);
@@ -71,8 +80,10 @@ public:
                            RegState* out, bool sign_extend = false);
     // Helper arguments: memory the helper reads or writes, of `size` bytes
     // (a scalar range: every size it may take).
-    Result<void> check_helper_mem(Path& path, int regno, const Scalar& size, bool write,
+    Result<void> check_helper_mem(Path& path, int regno, const Scalar& size, Access access,
                                   bool maybe_null);
+    // A size argument (ARG_CONST_SIZE[_OR_ZERO]): a bounded, non-negative scalar.
+    Result<Scalar> check_size_arg(Path& path, int regno, progs::ArgKind kind);
     Result<void> check_stack_range(Path& path, int regno, const RegState& reg, int64_t lo,
                                    int64_t hi, Access access, const char* what);
     // The lowest and highest frame offsets reg+off may take (a stack
@@ -84,7 +95,20 @@ public:
     Result<bool> call(Path& path, const isa::Insn& insn);
     Result<bool> call_helper(Path& path, const isa::Insn& insn);
     Result<bool> call_local(Path& path, const isa::Insn& insn);
+    // --- kfunc.cpp
     Result<bool> call_kfunc(Path& path, const isa::Insn& insn);
+    Result<void> kfunc_mem_arg(Path& path, const progs::Kfunc& kfunc, int arg, bool sized);
+    // The iterator object r<arg+1> points at; its slot index and frame.
+    struct IterRef {
+        Frame* frame;
+        int slot;
+    };
+    Result<IterRef> kfunc_iter_arg(Path& path, const progs::Kfunc& kfunc, int arg);
+    // The kfunc a call_kfunc insn names (null: not callable by this type).
+    const progs::Kfunc* kfunc_at(uint32_t pc) const;
+    bool is_iter_next(uint32_t pc) const;
+    // The live iterator r1 points at, at an iterator kfunc call.
+    const IterSlot* iter_of_r1(const State& state) const;
     Result<bool> exit(Path& path);
     Result<void> check_reg_read(Path& path, int regno);
     void release_reference(State& state, uint32_t ref_obj_id);
@@ -120,6 +144,7 @@ public:
     RegState m_loaded;
     std::vector<uint32_t> m_subprog_depth;                    // deepest stack byte per function
     std::vector<std::pair<uint32_t, uint32_t>> m_call_edges;  // caller, callee function starts
+    std::vector<std::string_view> m_kfunc_names;              // per call_kfunc insn
 };
 
 // Subprogram containing pc (the last start <= pc).

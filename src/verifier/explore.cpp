@@ -102,6 +102,15 @@ bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exa
                                   exact ? std::max(a.depth, b.depth) : a.depth, isa::kStackSize));
         for (int i = first & ~7; i < isa::kStackSize; ++i) {
             StackByte x = a.bytes[i], y = b.bytes[i];
+            if (x == StackByte::Iter || y == StackByte::Iter) {
+                if (x != y) return false;
+                const IterSlot &p = a.iters[i / 8], &q = b.iters[i / 8];
+                if (i % 8 == 0 &&
+                    (p.name != q.name || p.first != q.first || p.drained != q.drained ||
+                     (exact && p.depth != q.depth) || !ids.check(p.ref_obj_id, q.ref_obj_id)))
+                    return false;
+                continue;
+            }
             if (exact) {
                 if (x != y) return false;
                 if (x == StackByte::Spill && i % 8 == 0 &&
@@ -124,6 +133,43 @@ bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exa
     for (size_t i = 0; i < old.refs.size(); ++i)
         if (!ids.check(old.refs[i].id, cur.refs[i].id)) return false;
     return true;
+}
+
+const Node* Checker::iter_loop_head(const Path& path) const {
+    const IterSlot* cur = iter_of_r1(path.state);
+    if (!cur || cur->drained) return nullptr;
+    for (int n = path.parent; n >= 0; n = m_nodes[n].parent) {
+        const Node& node = m_nodes[n];
+        if (node.pc != path.pc) continue;
+        const IterSlot* old = iter_of_r1(node.state);
+        // The same instance (one path, one id), so between the two visits
+        // this iterator gave out at least one element: it cannot do that
+        // forever, which is what ends the loop.
+        if (old && !old->drained && old->ref_obj_id == cur->ref_obj_id) return &node;
+    }
+    return nullptr;
+}
+
+void Checker::widen(const State& old, State& cur) const {
+    if (old.frames.size() != cur.frames.size()) return;
+    auto widen_reg = [](const RegState& a, RegState& b) {
+        if (a.type != b.type || a.value == b.value) return;
+        if (a.type == RegType::Scalar || (a.is_pointer() && a.off == b.off))
+            b.value = scalar_widen(a.value, b.value);
+    };
+    for (size_t f = 0; f < old.frames.size(); ++f) {
+        const Frame& a = old.frames[f];
+        Frame& b = cur.frames[f];
+        for (int r = 0; r < isa::kFramePointer; ++r) widen_reg(a.regs[r], b.regs[r]);
+        for (int slot = 0; slot < kStackSlots; ++slot) {
+            const int first = slot * 8;
+            if (a.bytes[first] == StackByte::Spill && b.bytes[first] == StackByte::Spill)
+                widen_reg(a.spills[slot], b.spills[slot]);
+            for (int i = first; i < first + 8; ++i)
+                if (a.bytes[i] == StackByte::Misc && b.bytes[i] == StackByte::Zero)
+                    b.bytes[i] = StackByte::Misc;
+        }
+    }
 }
 
 Result<VerifyResult> Checker::run() {
@@ -155,6 +201,14 @@ Result<VerifyResult> Checker::run() {
             if (m_prune_point[pc]) {
                 bool pruned = false;
                 auto& explored = m_explored[pc];
+                // An iterator loop back at its _next with a state the loop's
+                // earlier visit covers repeats what is being explored there.
+                const Node* loop_head = is_iter_next(pc) ? iter_loop_head(path) : nullptr;
+                if (loop_head && subsumes(loop_head->state, path.state, pc, false)) {
+                    if (m_opt.log_all) log_line(fmt::format("{}: safe (iterator loop)", pc));
+                    break;
+                }
+                if (loop_head) widen(loop_head->state, path.state);
                 for (size_t k = 0; k < explored.size(); ++k) {
                     Node& node = m_nodes[explored[k]];
                     if (node.branches == 0 && subsumes(node.state, path.state, pc, false)) {
@@ -187,7 +241,7 @@ Result<VerifyResult> Checker::run() {
                     if (m_opt.log_all) log_line(fmt::format("{}: safe", pc));
                     break;
                 }
-                m_nodes.push_back(Node{path.state, path.parent, 1, path.reentries, 0, 0});
+                m_nodes.push_back(Node{path.state, pc, path.parent, 1, path.reentries, 0, 0});
                 path.parent = static_cast<int>(m_nodes.size() - 1);
                 m_explored[pc].push_back(path.parent);
             }

@@ -113,7 +113,8 @@ Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Ac
         }
         case RegType::Mem:
             if (writes && reg.read_only)
-                return error(pc, EACCES, fmt::format("R{} cannot write into rdonly mem", regno));
+                return error(pc, EACCES,
+                             fmt::format("R{} cannot write into {}", regno, type_name(reg)));
             CRIB_TRY(bounded(reg.mem_size, "memory", "mem_size"));
             break;
         default:
@@ -250,6 +251,10 @@ Result<void> Checker::check_stack_range(Path& path, int regno, const RegState& r
                              fmt::format("invalid read from stack R{} var_off={}+{} size {}", regno,
                                          reg.value.var.to_string(), reg.off, size));
             }
+            if (kind == StackByte::Iter)
+                return error(pc, EACCES,
+                             fmt::format("invalid read from stack off {}+{} size {}: iter_{} state",
+                                         lo, b - lo, size, frame.iters[index(b) / 8].name));
             if (kind != StackByte::Zero) all_zero = false;
             if (kind == StackByte::Spill) any_spill = true;
         }
@@ -268,6 +273,11 @@ Result<void> Checker::check_stack_range(Path& path, int regno, const RegState& r
         return {};
     }
 
+    for (int64_t b = lo; b < hi + size; ++b)
+        if (frame.bytes[index(b)] == StackByte::Iter)
+            return error(pc, EACCES,
+                         fmt::format("cannot overwrite iter_{} state at stack off {}",
+                                     frame.iters[index(b) / 8].name, b));
     const RegState& value = m_store_value;
     if (!fixed) {
         if (value.is_pointer())

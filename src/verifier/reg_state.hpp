@@ -59,6 +59,11 @@ struct RegState {
     bool operator==(const RegState&) const = default;
 };
 
+// A scalar known to be 0: what a NULL pointer is once tested.
+inline bool is_null(const RegState& reg) {
+    return reg.type == RegType::Scalar && reg.value.is_const() && reg.value.const_value() == 0;
+}
+
 // The kernel's name of a register type in messages ("scalar", "map_value_or_null").
 std::string type_name(const RegState& reg);
 // `R1=map_value(off=0,ks=4,vs=8)`-style text for the log.

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "isa/insn.hpp"
@@ -18,10 +19,25 @@ enum class StackByte : uint8_t {
     Misc,     // some scalar bytes
     Zero,     // known zero
     Spill,    // part of a spilled register (whole 8-byte slot)
+    Iter,     // part of an open-coded iterator object: only iterator kfuncs touch it
 };
 
 inline constexpr int kStackSlots = isa::kStackSize / 8;
 inline constexpr size_t kMaxCallFrames = 8;
+
+// An open-coded iterator living in an 8-byte stack slot (kernel: the
+// iter state of STACK_ITER slots). Every slot of the object carries it.
+struct IterSlot {
+    std::string_view name;    // "test_num" for struct bpf_iter_test_num
+    uint32_t ref_obj_id = 0;  // the reference its _new acquired
+    uint32_t first = 0;       // slot index where the object starts
+    bool drained = false;     // _next returned NULL: it returns nothing more
+    // Elements _next gave out on this path. Only loop detection looks at
+    // it: a state that comes back with the iterator further on is a next
+    // iteration, not an infinite loop (the kernel's iter depth).
+    uint32_t depth = 0;
+    bool operator==(const IterSlot&) const = default;
+};
 
 struct Frame {
     std::array<RegState, isa::kRegisterCount> regs{};
@@ -29,6 +45,8 @@ struct Frame {
     std::array<StackByte, isa::kStackSize> bytes{};
     // The register spilled into each 8-byte slot (valid where bytes say Spill).
     std::array<RegState, kStackSlots> spills{};
+    // The iterator in each slot (valid where bytes say Iter).
+    std::array<IterSlot, kStackSlots> iters{};
     uint32_t callsite = 0;        // insn of the call that made this frame
     uint32_t subprog = 0;         // first insn of the function running in it
     uint32_t depth = 0;           // deepest stack byte touched, rounded later
@@ -40,7 +58,8 @@ struct Frame {
 
 struct Reference {
     uint32_t id;
-    uint32_t insn;  // where it was acquired
+    uint32_t insn;          // where it was acquired
+    std::string_view iter;  // an iterator's name when its _new acquired it
     bool operator==(const Reference&) const = default;
 };
 

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "isa/assembler.hpp"
+#include "verifier/test_kfuncs.hpp"
 #include "verifier/verifier.hpp"
 
 namespace crib::verifier {
@@ -22,7 +23,13 @@ struct Case {
     bool accept = true;
     std::string message;
     std::string code;
+    std::vector<std::string> kfuncs;  // `call kfunc:NAME` names, by the imm written
 };
+
+// Failures name the case, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+    *os << c.file << ": " << c.name;
+}
 
 // Markers the harness writes into lddw immediates for the forms the
 // conformance assembler has no syntax for; patched after assembly.
@@ -70,6 +77,11 @@ std::vector<Case> load_cases() {
             if (cases.empty() || (!in_code && (line.empty() || line.starts_with("#")))) continue;
             Case& c = cases.back();
             if (in_code) {
+                // `call kfunc:NAME`: the imm indexes the case's kfunc names.
+                if (size_t at = line.find("kfunc:"); at != std::string::npos) {
+                    c.kfuncs.push_back(line.substr(at + 6));
+                    line = line.substr(0, at) + fmt::format("kfunc {}", c.kfuncs.size() - 1);
+                }
                 c.code += rewrite_markers(line) + "\n";
             } else if (line.starts_with("type: ")) {
                 c.type = line.substr(6);
@@ -126,7 +138,15 @@ TEST_P(VerifierCase, Verdict) {
     ASSERT_TRUE(insns.ok()) << c.file << ": " << insns.error().to_string();
     const progs::ProgTypeInfo* type = progs::prog_type_by_name(c.type);
     ASSERT_NE(type, nullptr) << "no program type " << c.type;
-    VerifyInput input{*insns, *type, c.maps, nullptr};
+    test::register_test_kfuncs();
+    // Kfunc calls name their kfunc through the program's externs, as in
+    // a loaded object.
+    object::Program source;
+    for (size_t pc = 0; pc < insns->size(); ++pc)
+        if ((*insns)[pc].op == isa::Op::call_kfunc && !c.kfuncs.empty())
+            source.externs.push_back(object::ExternRef{
+                pc, c.kfuncs.at(static_cast<size_t>((*insns)[pc].imm)), object::ExternKind::Kfunc});
+    VerifyInput input{*insns, *type, c.maps, source.externs.empty() ? nullptr : &source};
     VerifyOptions options;
     options.log_all = true;
     auto result = verify(input, options);
@@ -144,7 +164,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, VerifierCase, ::testing::ValuesIn(load_cases()),
                          [](const auto& info) { return info.param.name; });
 
 TEST(VerifierCases, CorpusIsLarge) {
-    EXPECT_GE(load_cases().size(), 60u);
+    EXPECT_GE(load_cases().size(), 150u);
 }
 
 }  // namespace
