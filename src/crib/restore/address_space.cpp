@@ -1,0 +1,368 @@
+#include "crib/restore/address_space.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "crib/image/pages.hpp"
+#include "crib/restore/restorer/abi.h"
+#include "crib/restore/restorer_blob.hpp"
+
+namespace crib::restore {
+
+namespace {
+
+using image::kPageSize;
+
+// The top of the 47-bit user address space: nothing of the saved process or
+// of ours lies above it but [vsyscall], which cannot be unmapped anyway.
+constexpr uint64_t kUserTop = 0x7ffffffff000;
+constexpr uint64_t kUserBottom = 0x10000;
+constexpr uint64_t kLeaderStack = 64 * 1024;
+constexpr uint64_t kThreadStack = 32 * 1024;
+
+uint64_t page_round(uint64_t n) {
+    return (n + kPageSize - 1) & ~(kPageSize - 1);
+}
+
+bool is_special(image::VmaKind kind) {
+    return kind == image::VmaKind::Vdso || kind == image::VmaKind::Vvar ||
+           kind == image::VmaKind::Vsyscall;
+}
+
+bool is_special_name(const std::string& name) {
+    return name == "[vdso]" || name == "[vvar]" || name == "[vvar_vclock]";
+}
+
+// Bump allocator over the argument area of the hole.
+class Arena {
+public:
+    Arena(uint64_t base, uint64_t size) : m_next(base), m_end(base + size) {}
+    template <typename T>
+    T* take(size_t count) {
+        uint64_t at = (m_next + 15) & ~uint64_t{15};
+        m_next = at + sizeof(T) * count;
+        if (m_next > m_end) return nullptr;
+        return reinterpret_cast<T*>(at);
+    }
+
+private:
+    uint64_t m_next, m_end;
+};
+
+// Finds [start, start+size) free of `busy` (sorted, merged), above 4 GiB if
+// it can: low addresses are where non-PIE programs and brk live.
+std::optional<uint64_t> find_hole(std::vector<std::pair<uint64_t, uint64_t>> busy, uint64_t size) {
+    std::sort(busy.begin(), busy.end());
+    for (uint64_t floor : {uint64_t{1} << 32, kUserBottom}) {
+        uint64_t cursor = floor;
+        for (const auto& [start, end] : busy) {
+            if (end <= cursor) continue;
+            if (start > cursor && start - cursor >= size) return cursor;
+            cursor = std::max(cursor, end);
+        }
+        if (cursor < kUserTop && kUserTop - cursor >= size) return cursor;
+    }
+    return std::nullopt;
+}
+
+// Maps one saved VMA at `at` (writable while it is filled) and fills it.
+Result<void> stage_vma(const image::Vma& vma, uint64_t at, const image::PagesReader* pages) {
+    uint64_t size = vma.end - vma.start;
+    bool shared = vma.flags & MAP_SHARED;
+    int flags = MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE) | (vma.flags & MAP_GROWSDOWN);
+    void* where = reinterpret_cast<void*>(at);
+    void* got;
+    if (vma.kind == image::VmaKind::File) {
+        bool writes_file = shared && (vma.prot & PROT_WRITE);
+        int fd = open(vma.path.c_str(), (writes_file ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0)
+            return make_error(errno, "mapping {:#x}-{:#x}: cannot open '{}': {}", vma.start,
+                              vma.end, vma.path, strerror(errno));
+        // A shared file mapping's contents are the file's: it keeps its
+        // protection and is not filled.
+        int prot = shared ? (vma.prot & (PROT_READ | PROT_WRITE)) : PROT_READ | PROT_WRITE;
+        got = mmap(where, size, prot, flags, fd, vma.pgoff);
+        int saved = errno;
+        close(fd);
+        if (got == MAP_FAILED)
+            return make_error(saved, "mapping {:#x}-{:#x}: cannot map '{}' at offset {}: {}",
+                              vma.start, vma.end, vma.path, vma.pgoff, strerror(saved));
+        if (shared) return {};
+    } else {
+        got = mmap(where, size, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS, -1, 0);
+        if (got == MAP_FAILED)
+            return make_error(errno, "mapping {:#x}-{:#x}: cannot stage anonymous memory: {}",
+                              vma.start, vma.end, strerror(errno));
+    }
+    for (const image::PageRun& run : vma.pages) {
+        auto dest = reinterpret_cast<void*>(at + (run.address - vma.start));
+        auto read = pages->read(run, dest);
+        if (!read) return std::move(read).error();
+    }
+    return {};
+}
+
+Result<crib_rst_creds> creds_to_set(const image::Credentials& saved, Arena& arena) {
+    crib_rst_creds out{};
+    uid_t r, e, s;
+    gid_t gr, ge, gs;
+    getresuid(&r, &e, &s);
+    getresgid(&gr, &ge, &gs);
+    std::vector<gid_t> groups(getgroups(0, nullptr));
+    groups.resize(getgroups(groups.size(), groups.data()));
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct caps[2]{};
+    syscall(SYS_capget, &header, caps);
+    auto join = [](uint32_t lo, uint32_t hi) { return uint64_t{hi} << 32 | lo; };
+    bool same = saved.uids[0] == r && saved.uids[1] == e && saved.uids[2] == s &&
+                saved.gids[0] == gr && saved.gids[1] == ge && saved.gids[2] == gs &&
+                std::vector<uint32_t>(groups.begin(), groups.end()) == saved.groups &&
+                join(caps[0].effective, caps[1].effective) == saved.cap_effective &&
+                join(caps[0].permitted, caps[1].permitted) == saved.cap_permitted &&
+                join(caps[0].inheritable, caps[1].inheritable) == saved.cap_inheritable;
+    if (same) return out;
+    out.set = 1;
+    std::copy_n(saved.uids.begin(), 3, out.uids);
+    std::copy_n(saved.gids.begin(), 3, out.gids);
+    out.cap_effective = saved.cap_effective;
+    out.cap_permitted = saved.cap_permitted;
+    out.cap_inheritable = saved.cap_inheritable;
+    out.ngroups = saved.groups.size();
+    auto* list = arena.take<uint32_t>(saved.groups.size());
+    if (!list) return make_error(ENOMEM, "restorer argument area too small for the groups");
+    std::copy(saved.groups.begin(), saved.groups.end(), list);
+    out.groups = reinterpret_cast<uint64_t>(list);
+    return out;
+}
+
+int signal_of(const image::PendingSignal& pending) {
+    int32_t signo;
+    std::memcpy(&signo, pending.siginfo.data(), sizeof(signo));
+    return signo;
+}
+
+}  // namespace
+
+Result<std::vector<OwnMapping>> read_own_maps() {
+    std::ifstream in("/proc/self/maps");
+    if (!in) return make_error(errno, "/proc/self/maps: cannot open: {}", strerror(errno));
+    std::vector<OwnMapping> out;
+    std::string line;
+    while (std::getline(in, line)) {
+        OwnMapping m;
+        std::istringstream fields(line);
+        std::string range, perms, offset, dev, inode;
+        fields >> range >> perms >> offset >> dev >> inode;
+        std::getline(fields >> std::ws, m.name);
+        auto dash = range.find('-');
+        m.start = std::stoull(range.substr(0, dash), nullptr, 16);
+        m.end = std::stoull(range.substr(dash + 1), nullptr, 16);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+Result<std::vector<SpecialMove>> match_special_mappings(const image::Process& process,
+                                                        const std::vector<OwnMapping>& own) {
+    std::vector<SpecialMove> moves;
+    for (const OwnMapping& m : own)
+        if (is_special_name(m.name)) moves.push_back({m.name, m.start, m.end - m.start, 0});
+    for (const image::Vma& vma : process.vmas) {
+        if (vma.kind != image::VmaKind::Vdso && vma.kind != image::VmaKind::Vvar) continue;
+        auto it = std::find_if(moves.begin(), moves.end(),
+                               [&](const SpecialMove& m) { return m.name == vma.path; });
+        if (it == moves.end())
+            return make_error(EOPNOTSUPP,
+                              "mapping {:#x}-{:#x}: the image has {} but the running kernel "
+                              "gives this process none",
+                              vma.start, vma.end, vma.path);
+        if (it->size != vma.end - vma.start)
+            return make_error(EOPNOTSUPP,
+                              "mapping {:#x}-{:#x}: the image's {} is {} bytes, the running "
+                              "kernel's is {}: the image comes from another kernel",
+                              vma.start, vma.end, vma.path, vma.end - vma.start, it->size);
+        it->final = vma.start;
+    }
+    return moves;
+}
+
+Result<StagedRestorer> stage_address_space(const image::Process& process,
+                                           const std::string& pages_dir, const StageFds& fds) {
+    auto own = CRIB_TRY(read_own_maps());
+    auto specials = CRIB_TRY(match_special_mappings(process, own));
+
+    const auto blob = restorer_blob();
+    uint64_t staged_size = 0, signals = process.task.shared_pending.size();
+    size_t vma_count = 0;
+    for (const image::Vma& vma : process.vmas) {
+        if (is_special(vma.kind)) continue;
+        staged_size += vma.end - vma.start;
+        vma_count++;
+    }
+    for (const image::Thread& t : process.threads) signals += t.pending.size();
+    uint64_t parking_size = 0;
+    for (const SpecialMove& s : specials) parking_size += s.size;
+    uint64_t args_size = page_round(
+        sizeof(crib_rst_args) + 16 * 8 + sizeof(crib_rst_range) * (own.size() + 2) +
+        sizeof(crib_rst_special) * specials.size() + sizeof(crib_rst_vma) * vma_count +
+        sizeof(crib_rst_thread) * process.threads.size() + sizeof(crib_rst_signal) * signals +
+        8 * process.task.mm.auxv.size() + 4 * process.task.creds.groups.size());
+    uint64_t blob_size = page_round(blob.size());
+    uint64_t stacks_size = kLeaderStack + kThreadStack * process.threads.size();
+    uint64_t hole_size = blob_size + args_size + stacks_size + parking_size + staged_size;
+
+    std::vector<std::pair<uint64_t, uint64_t>> busy;
+    for (const OwnMapping& m : own) busy.emplace_back(m.start, m.end);
+    // Keep a page of distance to the saved mappings so no staged or final
+    // mapping merges with the hole.
+    for (const image::Vma& v : process.vmas)
+        busy.emplace_back(v.start - kPageSize, v.end + kPageSize);
+    auto found = find_hole(busy, hole_size);
+    if (!found)
+        return make_error(ENOMEM, "no free range of {} bytes for the restorer in the saved layout",
+                          hole_size);
+    uint64_t hole = *found;
+    void* got = mmap(reinterpret_cast<void*>(hole), hole_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (got == MAP_FAILED)
+        return make_error(errno, "cannot reserve the restorer hole {:#x}+{:#x}: {}", hole,
+                          hole_size, strerror(errno));
+
+    uint64_t args_at = hole + blob_size;
+    uint64_t stacks_at = args_at + args_size;
+    uint64_t parking_at = stacks_at + stacks_size;
+    uint64_t staged_at = parking_at + parking_size;
+    std::memcpy(reinterpret_cast<void*>(hole), blob.data(), blob.size());
+    if (mprotect(reinterpret_cast<void*>(hole), blob_size, PROT_READ | PROT_WRITE | PROT_EXEC))
+        return make_error(errno, "cannot make the restorer executable: {}", strerror(errno));
+
+    Arena arena(args_at, args_size);
+    auto* args = arena.take<crib_rst_args>(1);
+    *args = crib_rst_args{};
+    args->magic = CRIB_RST_MAGIC;
+    args->hole_start = hole;
+    args->hole_end = hole + hole_size;
+    args->close_fd = fds.close_fd;
+
+    // Everything but the hole and the kernel's special mappings goes.
+    std::vector<std::pair<uint64_t, uint64_t>> keep{{hole, hole + hole_size}};
+    for (const SpecialMove& s : specials) keep.emplace_back(s.current, s.current + s.size);
+    std::sort(keep.begin(), keep.end());
+    auto* unmap = arena.take<crib_rst_range>(keep.size() + 1);
+    uint64_t cursor = 0;
+    for (const auto& [start, end] : keep) {
+        if (start > cursor) unmap[args->nr_unmap++] = {cursor, start};
+        cursor = end;
+    }
+    unmap[args->nr_unmap++] = {cursor, kUserTop};
+    args->unmap = reinterpret_cast<uint64_t>(unmap);
+
+    auto* special = arena.take<crib_rst_special>(specials.size());
+    uint64_t park = parking_at;
+    for (const SpecialMove& s : specials) {
+        special[args->nr_specials++] = {s.current, park, s.final, s.size};
+        park += s.size;
+    }
+    args->specials = reinterpret_cast<uint64_t>(special);
+
+    std::optional<image::PagesReader> pages;
+    auto* vmas = arena.take<crib_rst_vma>(vma_count);
+    uint64_t at = staged_at;
+    for (const image::Vma& vma : process.vmas) {
+        if (is_special(vma.kind)) continue;
+        if (!vma.pages.empty() && !pages)
+            pages.emplace(CRIB_TRY(image::PagesReader::open(pages_dir)));
+        CRIB_TRY(stage_vma(vma, at, pages ? &*pages : nullptr));
+        vmas[args->nr_vmas++] = {at, vma.start, vma.end - vma.start, vma.prot, 0};
+        at += vma.end - vma.start;
+    }
+    args->vmas = reinterpret_cast<uint64_t>(vmas);
+
+    const image::Task& task = process.task;
+    for (size_t i = 0; i < image::kSignalCount; i++) {
+        const image::SigAction& sa = task.sigactions[i];
+        args->sigactions[i] = {sa.handler, sa.flags, sa.restorer, sa.mask};
+    }
+    for (size_t i = 0; i < 3; i++) {
+        const image::Itimer& t = task.itimers[i];
+        uint64_t v[4] = {t.interval_us / 1000000, t.interval_us % 1000000, t.value_us / 1000000,
+                         t.value_us % 1000000};
+        std::copy_n(v, 4, args->itimers[i]);
+    }
+
+    auto* threads = arena.take<crib_rst_thread>(process.threads.size());
+    uint64_t stack_top = stacks_at + kLeaderStack;
+    for (const image::Thread& t : process.threads) {
+        crib_rst_thread& out = threads[args->nr_threads++];
+        out = crib_rst_thread{};
+        out.tid = t.tid;
+        out.stack_top = stack_top;
+        stack_top += kThreadStack;
+        out.clear_child_tid = t.clear_child_tid;
+        out.altstack_sp = t.altstack.sp;
+        out.altstack_size = t.altstack.size;
+        out.altstack_flags = t.altstack.flags;
+        out.rseq_address = t.rseq.address;
+        out.rseq_length = t.rseq.length;
+        out.rseq_flags = t.rseq.flags;
+        out.rseq_signature = t.rseq.signature;
+    }
+    args->threads = reinterpret_cast<uint64_t>(threads);
+
+    auto* sigs = arena.take<crib_rst_signal>(signals);
+    auto queue = [&](int32_t tid, const image::PendingSignal& p) {
+        crib_rst_signal& s = sigs[args->nr_signals++];
+        s.tid = tid;
+        s.signo = signal_of(p);
+        std::memcpy(s.siginfo, p.siginfo.data(), sizeof(s.siginfo));
+    };
+    for (const image::PendingSignal& p : task.shared_pending) queue(0, p);
+    for (const image::Thread& t : process.threads)
+        for (const image::PendingSignal& p : t.pending) queue(t.tid, p);
+    args->signals = reinterpret_cast<uint64_t>(sigs);
+
+    args->creds = CRIB_TRY(creds_to_set(task.creds, arena));
+
+    // A hand-made image without an mm layout keeps the child's fields.
+    const image::MmLayout& mm = task.mm;
+    args->set_mm = mm.start_code != 0;
+    args->mm = {mm.start_code,
+                mm.end_code,
+                mm.start_data,
+                mm.end_data,
+                mm.start_brk,
+                mm.brk,
+                mm.start_stack,
+                mm.arg_start,
+                mm.arg_end,
+                mm.env_start,
+                mm.env_end,
+                0,
+                0,
+                fds.exe_fd};
+    if (!mm.auxv.empty()) {
+        auto* auxv = arena.take<uint64_t>(mm.auxv.size());
+        std::copy(mm.auxv.begin(), mm.auxv.end(), auxv);
+        args->mm.auxv = reinterpret_cast<uint64_t>(auxv);
+        args->mm.auxv_size = mm.auxv.size() * sizeof(uint64_t);
+    }
+
+    StagedRestorer out;
+    out.hole_start = hole;
+    out.hole_end = hole + hole_size;
+    out.entry = hole + CRIB_RST_ENTRY_OFFSET;
+    out.stack = stacks_at + kLeaderStack - 8;
+    out.args = reinterpret_cast<uint64_t>(args);
+    return out;
+}
+
+}  // namespace crib::restore

@@ -1,0 +1,26 @@
+// Checks made in the caller before anything is created: everything a restore
+// would trip over late (a missing file, a file kind crib cannot rebuild, a
+// short pages.img, a vdso of another size, a taken PID) is refused up front,
+// naming the fd, file, offset or pid at fault.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "base/log.hpp"
+#include "base/result.hpp"
+#include "crib/image/model.hpp"
+
+namespace crib::restore {
+
+Result<void> check_files(const image::Process& process);
+// Every run inside its mapping and matching its checksum: a short or
+// corrupt pages.img is refused before anything is created.
+Result<void> check_pages(const image::Process& process, const std::string& dir);
+Result<void> check_special_mappings(const image::Process& process);
+
+// Polls until the saved pid and every saved thread id are free.
+Result<void> wait_for_free_ids(const image::Process& process, std::chrono::milliseconds limit,
+                               const LogSink& log);
+
+}  // namespace crib::restore

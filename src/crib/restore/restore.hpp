@@ -1,0 +1,36 @@
+// crib restore: rebuild a saved process under its old PID, as a child of the
+// caller, and let it run on. The technique (docs/restore.md): a clone3 child
+// with set_tid reopens the files and stages the saved address space in a hole
+// of the saved layout; the restorer blob (restorer/) then swaps the address
+// space, recreates the threads and the signal state, and stops each thread on
+// int3; the caller's side, tracing it, loads the saved registers, unmaps the
+// hole and detaches.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+#include "base/log.hpp"
+#include "base/result.hpp"
+#include "crib/image/model.hpp"
+
+namespace crib::restore {
+
+struct RestoreOptions {
+    // How long to wait for the saved PID (and thread ids) to become free: a
+    // killed process may linger as a zombie until PID 1 reaps it.
+    std::chrono::milliseconds pid_wait{5000};
+    LogSink log;
+};
+
+// Rebuilds the process saved as `process` (page contents from
+// dir_for_pages/pages.img) as a child of the caller and lets it run; returns
+// its pid (== the saved pid). The caller waits for it (waitpid) or not. On
+// any failure nothing is left behind (the half-built child is killed and
+// reaped) and the error says why.
+Result<pid_t> restore_process(const image::Process& process, const std::string& dir_for_pages,
+                              const RestoreOptions& options);
+
+}  // namespace crib::restore
