@@ -1,0 +1,97 @@
+#include "crib/kernel/kernel_collector.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <string_view>
+
+#include "crib/kernel/iterators.hpp"
+#include "crib/kernel/records.hpp"
+#include "crib/proc/procfs_read.hpp"
+
+namespace crib::kernel {
+namespace {
+
+constexpr std::array kIterators{kTaskIterator, kVmaIterator, kFileIterator};
+
+// The vsyscall page is not in any mm's VMA tree (the kernel adds its
+// gate VMA when printing /proc/PID/maps), so no iterator sees it. It is one
+// system-wide page whose mode is fixed at boot, the same line for every
+// 64-bit process: taken once from our own maps.
+Result<std::optional<image::Vma>> gate_vma() {
+    std::string maps = CRIB_TRY(proc::read_proc_file("/proc/self/maps"));
+    size_t end = maps.find("[vsyscall]");
+    if (end == std::string::npos) return std::optional<image::Vma>();
+    size_t begin = maps.rfind('\n', end);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    auto words = proc::split_words(std::string_view(maps).substr(begin, end - begin));
+    if (words.size() < 2 || words[1].size() < 3)
+        return make_error(EPROTO, "/proc/self/maps: malformed [vsyscall] line");
+    size_t dash = words[0].find('-');
+    image::Vma vma;
+    vma.start = CRIB_TRY(proc::parse_number(words[0].substr(0, dash), 16, "vsyscall start"));
+    vma.end = CRIB_TRY(proc::parse_number(words[0].substr(dash + 1), 16, "vsyscall end"));
+    vma.prot = (words[1][0] == 'r' ? PROT_READ : 0) | (words[1][1] == 'w' ? PROT_WRITE : 0) |
+               (words[1][2] == 'x' ? PROT_EXEC : 0);
+    vma.flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    vma.kind = image::VmaKind::Vsyscall;
+    vma.path = "[vsyscall]";
+    return std::optional<image::Vma>(std::move(vma));
+}
+
+Result<std::optional<image::Vma>> shared_gate_vma() {
+    static Result<std::optional<image::Vma>> gate = gate_vma();
+    return gate;
+}
+
+// Threads in the freezer's order, and exactly the threads it holds: a
+// thread the kernel reports that is not held would run on during the dump.
+Result<void> order_threads(const proc::Freezer& freezer, image::Process& out) {
+    std::vector<image::Thread> ordered;
+    for (pid_t tid : freezer.threads()) {
+        auto it = std::find_if(out.threads.begin(), out.threads.end(),
+                               [tid](const image::Thread& t) { return t.tid == tid; });
+        if (it == out.threads.end())
+            return make_error(ESRCH, "pid {}: thread {} is frozen but the kernel did not list it",
+                              freezer.pid(), tid);
+        ordered.push_back(std::move(*it));
+        out.threads.erase(it);
+    }
+    if (!out.threads.empty())
+        return make_error(EAGAIN, "pid {}: thread {} is not frozen", freezer.pid(),
+                          out.threads.front().tid);
+    out.threads = std::move(ordered);
+    return {};
+}
+
+}  // namespace
+
+Result<void> available() {
+    CRIB_TRY(IteratorObject::shared());
+    return {};
+}
+
+Result<void> collect_kernel(const proc::Freezer& freezer, image::Process& out) {
+    IteratorObject* object = CRIB_TRY(IteratorObject::shared());
+    pid_t pid = freezer.pid();
+    out.vmas.clear();
+    out.files.clear();
+    for (std::string_view program : kIterators) {
+        std::vector<uint8_t> bytes = CRIB_TRY(object->run(program, pid));
+        CRIB_TRY(decode_records(bytes, pid, out));
+    }
+    if (out.task.pid != pid)
+        return make_error(ESRCH, "pid {}: the task iterator did not report the process", pid);
+    CRIB_TRY(order_threads(freezer, out));
+
+    if (auto gate = CRIB_TRY(shared_gate_vma())) out.vmas.push_back(*gate);
+    std::sort(out.vmas.begin(), out.vmas.end(),
+              [](const image::Vma& a, const image::Vma& b) { return a.start < b.start; });
+    std::sort(out.files.begin(), out.files.end(),
+              [](const image::FileDesc& a, const image::FileDesc& b) { return a.fd < b.fd; });
+    return {};
+}
+
+}  // namespace crib::kernel
