@@ -36,6 +36,7 @@ void on_usr1(int) {
 // Counters, one per thread, and whether the handler ran on the altstack.
 struct Status {
     uint64_t counters[kMaxThreads];
+    uint64_t monotonic_ns;  // read through the vdso
     int on_altstack;
 };
 
@@ -73,8 +74,8 @@ void* spin_thread(void* arg) {
         pthread_create(&t, nullptr, spin_thread, reinterpret_cast<void*>(intptr_t{i}));
         while (g_report.threads[i].tid == 0) usleep(100);
     }
-    char ready = 'R';
-    if (write(g_report_fd, &ready, 1) != 1) _exit(1);
+    uint64_t report_address = reinterpret_cast<uint64_t>(&g_report);
+    if (write(g_report_fd, &report_address, 8) != 8) _exit(1);
     for (;;) {
         g_counters[0]++;
         if (g_usr1) {
@@ -82,10 +83,24 @@ void* spin_thread(void* arg) {
             Status status{};
             for (int i = 0; i < kMaxThreads; i++) status.counters[i] = g_counters[i];
             status.on_altstack = g_usr1_on_altstack;
+            timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            status.monotonic_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
             if (write(g_report_fd, &status, sizeof(status)) != sizeof(status)) _exit(1);
         }
         usleep(200);
     }
+}
+
+// The test binary run again as a looping child (exec gives it its own
+// layout: vdso, stack, libraries elsewhere than in the restoring process).
+constexpr const char* kChildEnv = "CRIB_RESTORE_TEST_CHILD";
+
+__attribute__((constructor)) void run_as_child_when_asked() {
+    const char* fd = std::getenv(kChildEnv);
+    if (!fd) return;
+    g_report_fd = std::atoi(fd);
+    looping_child(2);
 }
 
 bool read_exact(int fd, void* out, size_t size) {
@@ -134,10 +149,26 @@ protected:
             if (setup) setup();
             looping_child(threads);
         }
+        return started(pid);
+    }
+
+    // Runs the test binary again as a looping child with two threads.
+    pid_t exec_child() {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = fcntl(m_child_fd, F_DUPFD, 10);
+            setenv(kChildEnv, std::to_string(fd).c_str(), 1);
+            execl("/proc/self/exe", "restore-test-child", nullptr);
+            _exit(127);
+        }
+        return started(pid);
+    }
+
+    pid_t started(pid_t pid) {
         m_children.push_back(pid);
-        char ready = 0;
-        EXPECT_TRUE(read_exact(m_status_fd, &ready, 1));
-        EXPECT_EQ(ready, 'R');
+        uint64_t address = 0;
+        EXPECT_TRUE(read_exact(m_status_fd, &address, sizeof(address)));
+        m_report = reinterpret_cast<const SelfReport*>(address);
         return pid;
     }
 
@@ -149,7 +180,7 @@ protected:
     }
 
     image::Process snapshot(pid_t pid) {
-        auto process = snapshot_and_kill(pid, &g_report, m_dir.string());
+        auto process = snapshot_and_kill(pid, m_report, m_dir.string());
         std::erase(m_children, pid);
         return process;
     }
@@ -165,6 +196,7 @@ protected:
     std::filesystem::path m_dir;
     int m_status_fd = -1, m_child_fd = -1;
     std::vector<pid_t> m_children;
+    const SelfReport* m_report = nullptr;
 };
 
 std::string proc_file(pid_t pid, const std::string& name) {
@@ -213,6 +245,7 @@ TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals)
         EXPECT_GT(second.counters[i], first.counters[i]) << "thread " << i << " does not run";
     }
     EXPECT_EQ(second.on_altstack, 1) << "the SA_ONSTACK handler did not run on the saved altstack";
+    EXPECT_GT(second.monotonic_ns, before.monotonic_ns);
 
     std::vector<pid_t> tids = task_ids(pid), saved_tids;
     for (const auto& t : saved.threads) saved_tids.push_back(t.tid);
@@ -264,6 +297,138 @@ TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals)
     EXPECT_TRUE(status_mask(pid, "ShdPnd:\t") & (1ull << (SIGWINCH - 1)));
     EXPECT_TRUE(status_mask(pid, "SigPnd:\t") & (1ull << (SIGUSR2 - 1)));
     EXPECT_EQ(read_link("/proc/" + std::to_string(pid) + "/cwd"), saved.task.cwd);
+}
+
+TEST_F(RestoreTest, ExecedProgramGetsTheVdsoAtItsSavedAddress) {
+    pid_t pid = exec_child();
+    Status before = ask(pid);
+    image::Process saved = snapshot(pid);
+    auto vdso = std::find_if(saved.vmas.begin(), saved.vmas.end(),
+                             [](const image::Vma& v) { return v.kind == image::VmaKind::Vdso; });
+    ASSERT_NE(vdso, saved.vmas.end());
+
+    auto restored = restore(saved);
+    ASSERT_TRUE(restored) << restored.error().message();
+    Status after = ask(pid);
+    EXPECT_GE(after.counters[0], before.counters[0]);
+    EXPECT_GE(after.counters[1], before.counters[1]);
+    EXPECT_GT(after.monotonic_ns, before.monotonic_ns) << "clock_gettime through the moved vdso";
+    std::string maps = proc_file(pid, "maps");
+    std::string line = fmt::format("{:x}-{:x}", vdso->start, vdso->end);
+    EXPECT_NE(maps.find(line + " r-xp"), std::string::npos) << maps;
+    EXPECT_EQ(read_link("/proc/" + std::to_string(pid) + "/exe"), saved.task.exe);
+}
+
+// Failures: refused before anything runs, nothing left behind.
+class RestoreRefusalTest : public RestoreTest {
+protected:
+    void SetUp() override {
+        RestoreTest::SetUp();
+        if (IsSkipped()) return;
+        std::string data = (m_dir / "data.txt").string();
+        std::ofstream(data) << "data";
+        m_data = data;
+        m_pid = start_child(1, [data] {
+            int fd = open(data.c_str(), O_RDONLY);
+            dup2(fd, 20);
+            close(fd);
+        });
+        m_saved = snapshot(m_pid);
+    }
+    void expect_nothing_left() {
+        EXPECT_TRUE(pid_free(m_pid)) << "pid " << m_pid << " is in use after a failed restore";
+        int status;
+        EXPECT_EQ(waitpid(-1, &status, __WALL | WNOHANG), -1) << "a child was left behind";
+    }
+
+    std::string m_data;
+    pid_t m_pid = 0;
+    image::Process m_saved;
+};
+
+TEST_F(RestoreRefusalTest, PidTakenIsRefusedNamingTheHolder) {
+    pid_t holder = fork();
+    if (holder == 0) {
+        prctl(PR_SET_NAME, "pid-holder");
+        pause();
+        _exit(0);
+    }
+    m_children.push_back(holder);
+    usleep(20000);
+    image::Process clash = m_saved;
+    clash.task.pid = clash.threads[0].tid = holder;
+    auto start = std::chrono::steady_clock::now();
+    auto restored = restore(clash, std::chrono::milliseconds(300));
+    ASSERT_FALSE(restored);
+    EXPECT_EQ(restored.error().code(), EBUSY);
+    EXPECT_NE(restored.error().message().find(fmt::format("pid {} is taken by pid-holder", holder)),
+              std::string::npos)
+        << restored.error().message();
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+    EXPECT_EQ(kill(holder, 0), 0);
+}
+
+TEST_F(RestoreRefusalTest, MissingFileIsRefusedBeforeAnythingRuns) {
+    std::filesystem::remove(m_data);
+    auto restored = restore(m_saved);
+    ASSERT_FALSE(restored);
+    EXPECT_EQ(restored.error().code(), ENOENT);
+    EXPECT_NE(restored.error().message().find("fd 20: regular file '" + m_data + "' is missing"),
+              std::string::npos)
+        << restored.error().message();
+    expect_nothing_left();
+}
+
+TEST_F(RestoreRefusalTest, UnsupportedFileIsRefused) {
+    m_saved.files.push_back({});
+    m_saved.files.back().fd = 30;
+    m_saved.files.back().kind = image::FileKind::Unsupported;
+    m_saved.files.back().path = "socket:[1234]";
+    auto restored = restore(m_saved);
+    ASSERT_FALSE(restored);
+    EXPECT_NE(restored.error().message().find("fd 30: unsupported file 'socket:[1234]'"),
+              std::string::npos)
+        << restored.error().message();
+    expect_nothing_left();
+}
+
+TEST_F(RestoreRefusalTest, TruncatedPagesAreRefused) {
+    auto pages = m_dir / "pages.img";
+    std::filesystem::resize_file(pages, std::filesystem::file_size(pages) - image::kPageSize);
+    auto restored = restore(m_saved);
+    ASSERT_FALSE(restored);
+    EXPECT_NE(restored.error().message().find("pages.img"), std::string::npos)
+        << restored.error().message();
+    expect_nothing_left();
+}
+
+TEST_F(RestoreRefusalTest, FailureInsideTheChildKillsAndReapsIt) {
+    // A file mapping whose file turned into a directory: found only when the
+    // child stages the address space.
+    auto file = std::find_if(m_saved.vmas.begin(), m_saved.vmas.end(), [](const image::Vma& v) {
+        return v.kind == image::VmaKind::File && (v.flags & MAP_PRIVATE);
+    });
+    ASSERT_NE(file, m_saved.vmas.end());
+    std::string path = file->path;
+    file->path = m_dir.string();
+    auto restored = restore(m_saved);
+    ASSERT_FALSE(restored);
+    EXPECT_NE(restored.error().message().find("cannot map '" + m_dir.string() + "'"),
+              std::string::npos)
+        << restored.error().message();
+    expect_nothing_left();
+}
+
+TEST_F(RestoreRefusalTest, FailureInsideTheRestorerNamesTheStepAndLeavesNothing) {
+    // A misaligned rseq area: the kernel refuses it only when the restorer,
+    // past the point of no return for the child, registers it.
+    m_saved.threads[0].rseq = {m_saved.vmas[0].start + 1, 32, 0, 0x53053053};
+    auto restored = restore(m_saved);
+    ASSERT_FALSE(restored);
+    EXPECT_EQ(restored.error().code(), EINVAL);
+    EXPECT_NE(restored.error().message().find("failed registering rseq"), std::string::npos)
+        << restored.error().message();
+    expect_nothing_left();
 }
 
 }  // namespace
