@@ -9,6 +9,7 @@
 #include <sys/rseq.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,8 +179,19 @@ private:
 
 }  // namespace
 
-Result<pid_t> restore_process(const image::Process& process, const std::string& dir_for_pages,
+Result<pid_t> restore_process(const std::string& dir, const RestoreOptions& options) {
+    auto image = CRIB_TRY(image::read_core(dir));
+    return restore_process(image, dir, options);
+}
+
+Result<pid_t> restore_process(const image::Image& image, const std::string& dir_for_pages,
                               const RestoreOptions& options) {
+    const image::Process& process = image.process;
+    utsname uts;
+    if (options.log && !image.info.kernel_release.empty() && uname(&uts) == 0 &&
+        image.info.kernel_release != uts.release)
+        options.log(LogLevel::Warn, fmt::format("the image was dumped on Linux {}, this is {}",
+                                                image.info.kernel_release, uts.release));
     if (process.threads.empty()) return make_error(EINVAL, "the image has no threads");
     if (process.threads[0].tid != process.task.pid)
         return make_error(EINVAL, "the image's first thread {} is not its leader {}",

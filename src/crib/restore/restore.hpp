@@ -14,7 +14,7 @@
 
 #include "base/log.hpp"
 #include "base/result.hpp"
-#include "crib/image/model.hpp"
+#include "crib/image/image.hpp"
 
 namespace crib::restore {
 
@@ -25,12 +25,14 @@ struct RestoreOptions {
     LogSink log;
 };
 
-// Rebuilds the process saved as `process` (page contents from
-// dir_for_pages/pages.img) as a child of the caller and lets it run; returns
-// its pid (== the saved pid). The caller waits for it (waitpid) or not. On
-// any failure nothing is left behind (the half-built child is killed and
-// reaped) and the error says why.
-Result<pid_t> restore_process(const image::Process& process, const std::string& dir_for_pages,
+// Rebuilds the process saved in `dir` (core.img, pages.img) as a child of
+// the caller and lets it run; returns its pid (== the saved pid). The caller
+// waits for it (waitpid) or not. On any failure nothing is left behind (the
+// half-built child is killed and reaped) and the error says why.
+Result<pid_t> restore_process(const std::string& dir, const RestoreOptions& options);
+
+// The same from an image in memory, page contents from dir_for_pages/pages.img.
+Result<pid_t> restore_process(const image::Image& image, const std::string& dir_for_pages,
                               const RestoreOptions& options);
 
 }  // namespace crib::restore

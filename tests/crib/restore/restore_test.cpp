@@ -188,7 +188,7 @@ protected:
     Result<pid_t> restore(const image::Process& process, std::chrono::milliseconds wait = {}) {
         RestoreOptions options;
         options.pid_wait = wait;
-        auto pid = restore_process(process, m_dir.string(), options);
+        auto pid = restore_process(image::Image{process, {}}, m_dir.string(), options);
         if (pid) m_children.push_back(*pid);
         return pid;
     }
@@ -307,8 +307,12 @@ TEST_F(RestoreTest, ExecedProgramGetsTheVdsoAtItsSavedAddress) {
                              [](const image::Vma& v) { return v.kind == image::VmaKind::Vdso; });
     ASSERT_NE(vdso, saved.vmas.end());
 
-    auto restored = restore(saved);
+    // This one goes through core.img.
+    auto written = image::write_core(m_dir.string(), image::Image{saved, {}});
+    ASSERT_TRUE(written) << written.error().message();
+    auto restored = restore_process(m_dir.string(), {});
     ASSERT_TRUE(restored) << restored.error().message();
+    m_children.push_back(*restored);
     Status after = ask(pid);
     EXPECT_GE(after.counters[0], before.counters[0]);
     EXPECT_GE(after.counters[1], before.counters[1]);
