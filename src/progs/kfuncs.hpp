@@ -31,12 +31,18 @@ enum KfuncFlag : uint32_t {
 
 // A kfunc's prototype as data, read by the verifier as it reads helper
 // protos (the kernel derives the same facts from the kfunc's BTF).
-// Arguments: Anything (a scalar), PtrToMem followed by ConstSize (the
-// kernel's `buf, buf__sz` pairs; kReadOnly when the kfunc only reads),
-// PtrToIter (the iterator object on the stack; first argument of every
-// iterator kfunc). Returns: Integer, Void, or PtrToMem: read-only memory of
+// Arguments: Anything (a scalar); PtrToMem followed by ConstSize (the
+// kernel's `buf, buf__sz` pairs: stack, map value, ringbuf record or
+// kfunc-returned memory of that size; plain means the kfunc reads and may
+// write it, kReadOnly that it only reads (read-only memory allowed), kUninit
+// that it only writes (uninitialised stack allowed)); PtrToMem with no size
+// after it (an object a kfunc returned, passed whole at offset 0: the
+// kernel's PTR_TO_BTF_ID argument; the one a KF_RELEASE kfunc releases);
+// PtrToCtx; PtrToIter (the iterator object on the stack; arg 0 of every
+// KF_ITER_* kfunc). Returns: Integer, Void, or PtrToMem: read-only memory of
 // ret_size bytes (the kernel's PTR_TO_BTF_ID of a struct of that size),
-// maybe-NULL with kRetMaybeNull (KF_RET_NULL).
+// maybe-NULL with kRetMaybeNull or KF_RET_NULL, a reference to release
+// with KF_ACQUIRE.
 struct KfuncProto {
     RetSpec ret;
     uint32_t ret_size = 0;

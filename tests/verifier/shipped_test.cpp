@@ -7,6 +7,7 @@
 
 #include "object/object.hpp"
 #include "progs/prog_types.hpp"
+#include "verifier/test_kfuncs.hpp"
 #include "verifier/verifier.hpp"
 
 namespace crib::verifier {
@@ -39,9 +40,11 @@ const Shipped kShipped[] = {
     {"bench.bpf.o", "helper_calls"},
     {"bench.bpf.o", "array_lookups"},
     {"bench.bpf.o", "hash_lookups"},
+    {"verifier_iter.bpf.o", "squares_to_ringbuf"},
 };
 
 Result<VerifyResult> verify_shipped(const Shipped& shipped) {
+    test::register_test_kfuncs();
     object::LoadOptions load_options;
     load_options.core_against_self = true;
     auto object = CRIB_TRY(
