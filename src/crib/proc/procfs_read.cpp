@@ -95,6 +95,62 @@ Result<uint64_t> parse_number(std::string_view text, int base, std::string_view 
     return value;
 }
 
+namespace {
+
+// "start-end perms offset major:minor inode [path]"; the path may hold spaces.
+Result<MapsLine> parse_maps_line(std::string_view line, const std::string& where) {
+    auto words = split_words(line);
+    size_t dash = words.empty() ? std::string_view::npos : words[0].find('-');
+    size_t colon = words.size() < 5 ? std::string_view::npos : words[3].find(':');
+    if (dash == std::string_view::npos || colon == std::string_view::npos)
+        return make_error(EINVAL, "{}: not a mapping: '{}'", where, line);
+    MapsLine entry;
+    entry.start = CRIB_TRY(parse_number(words[0].substr(0, dash), 16, where));
+    entry.end = CRIB_TRY(parse_number(words[0].substr(dash + 1), 16, where));
+    entry.perms = std::string(words[1]);
+    entry.offset = CRIB_TRY(parse_number(words[2], 16, where));
+    entry.major =
+        static_cast<uint32_t>(CRIB_TRY(parse_number(words[3].substr(0, colon), 16, where)));
+    entry.minor =
+        static_cast<uint32_t>(CRIB_TRY(parse_number(words[3].substr(colon + 1), 16, where)));
+    entry.inode = CRIB_TRY(parse_number(words[4], 10, where));
+    if (words.size() > 5)
+        entry.path = std::string(line.substr(static_cast<size_t>(words[5].data() - line.data())));
+    return entry;
+}
+
+// maps lines, or smaps blocks: a maps line followed by "Key: value" lines.
+Result<std::vector<MapsLine>> read_mappings(pid_t pid, const char* file) {
+    std::string path = fmt::format("/proc/{}/{}", pid, file);
+    std::string text = CRIB_TRY(read_proc_file(path));
+    std::vector<MapsLine> lines;
+    size_t at = 0;
+    for (size_t number = 1; at < text.size(); number++) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        std::string_view line = std::string_view(text).substr(at, end - at);
+        at = end + 1;
+        std::string_view first = line.substr(0, line.find(' '));
+        if (!first.empty() && first.back() == ':') {
+            if (first == "VmFlags:" && !lines.empty())
+                lines.back().vm_flags = std::string(find_field(line, "VmFlags").value_or(""));
+            continue;
+        }
+        lines.push_back(CRIB_TRY(parse_maps_line(line, fmt::format("{} line {}", path, number))));
+    }
+    return lines;
+}
+
+}  // namespace
+
+Result<std::vector<MapsLine>> read_maps(pid_t pid) {
+    return read_mappings(pid, "maps");
+}
+
+Result<std::vector<MapsLine>> read_smaps(pid_t pid) {
+    return read_mappings(pid, "smaps");
+}
+
 Result<StatLine> StatLine::read(pid_t pid) {
     StatLine stat;
     stat.m_path = "/proc/" + std::to_string(pid) + "/stat";

@@ -34,6 +34,21 @@ std::vector<std::string_view> split_words(std::string_view text);
 // An unsigned number in the given base that must span all of `text`.
 Result<uint64_t> parse_number(std::string_view text, int base, std::string_view what);
 
+// One line of /proc/PID/maps.
+struct MapsLine {
+    uint64_t start = 0, end = 0;
+    std::string perms;  // "rwxp" as printed
+    uint64_t offset = 0;
+    uint32_t major = 0, minor = 0;
+    uint64_t inode = 0;
+    std::string path;      // file path, [name], or empty
+    std::string vm_flags;  // smaps "VmFlags" ("rd wr mr mw me gd ac"); read_smaps only
+};
+
+Result<std::vector<MapsLine>> read_maps(pid_t pid);
+// The same lines from /proc/PID/smaps, with vm_flags.
+Result<std::vector<MapsLine>> read_smaps(pid_t pid);
+
 // The fields of /proc/PID/stat after "(comm)", numbered as in proc(5):
 // field(3) is the state letter; comm is field 2.
 class StatLine {
