@@ -61,8 +61,16 @@ struct crib_rec_task {
     __u64 start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
     __u64 arg_start, arg_end, env_start, env_end;
     __u32 auxv_words;
-    __u32 pad2;
+    __u32 real_timer_active;
     __u64 auxv[CRIB_COLLECT_AUXV_WORDS];
+    /* Interval timers as the kernel keeps them, for user space to turn
+     * into what getitimer(2) would say at now_ns (CLOCK_MONOTONIC):
+     * ITIMER_REAL is an hrtimer, the CPU timers count against the thread
+     * group's accumulated cputime. */
+    __s64 now_ns;
+    __s64 real_expires_ns, real_interval_ns;
+    __u64 prof_expires_ns, prof_interval_ns, virt_expires_ns, virt_interval_ns;
+    __u64 utime_ns, stime_ns;
     crib_rec_len exe_len, cwd_len, root_len;
     __u32 pad;
 };
@@ -82,9 +90,13 @@ enum crib_rec_vma_name {
     CRIB_VMA_NAME_SPECIAL = 2, /* a vm_special_mapping's name ([vdso]...) */
     CRIB_VMA_NAME_HEAP = 3,
     CRIB_VMA_NAME_STACK = 4,
+    CRIB_VMA_NAME_SHARED_ANON = 5, /* MAP_SHARED|MAP_ANONYMOUS: its shmem file */
+    CRIB_VMA_NAME_ANON = 6,        /* prctl(PR_SET_VMA_ANON_NAME): [anon:name] */
+    CRIB_VMA_NAME_ANON_SHMEM = 7,  /* the same on shared memory: [anon_shmem:name] */
 };
 
-/* Followed by path_len bytes. */
+/* Followed by path_len bytes: the file's path, a special mapping's own
+ * name ("[vdso]"), or the bare name given with PR_SET_VMA_ANON_NAME. */
 struct crib_rec_vma {
     struct crib_rec_head head;
     __u64 start, end;

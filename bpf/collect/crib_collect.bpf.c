@@ -20,8 +20,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define PIDTYPE_PGID 2
 #define PIDTYPE_SID 3
 
-/* Too large for the 512-byte stack. Every collection loads its own copy of
- * this object, and one reader drives it, so nothing else writes here. */
+/* Too large for the 512-byte stack. User space runs one iterator of this
+ * object at a time (IteratorObject::run holds a lock), and a run is one
+ * reader, so nothing else writes here meanwhile. */
 static struct {
     struct crib_rec_task task;
     char paths[3][CRIB_COLLECT_PATH_MAX];
@@ -93,6 +94,22 @@ static void read_rlimits(struct crib_rec_task *r, struct signal_struct *signal)
     }
 }
 
+static void read_itimers(struct crib_rec_task *r, struct signal_struct *signal)
+{
+    struct hrtimer *real = &signal->real_timer;
+    r->now_ns = bpf_ktime_get_ns();
+    r->real_expires_ns = real->node.expires;
+    r->real_interval_ns = signal->it_real_incr;
+    /* hrtimer_active(): queued, or its callback running right now. */
+    r->real_timer_active = real->state != 0 || real->base->running == real;
+    r->prof_expires_ns = signal->it[0].expires;
+    r->prof_interval_ns = signal->it[0].incr;
+    r->virt_expires_ns = signal->it[1].expires;
+    r->virt_interval_ns = signal->it[1].incr;
+    r->utime_ns = signal->cputimer.cputime_atomic.utime.counter;
+    r->stime_ns = signal->cputimer.cputime_atomic.stime.counter;
+}
+
 static void read_creds(struct crib_rec_task *r, const struct cred *cred)
 {
     r->uids[0] = cred->uid.val;
@@ -153,7 +170,7 @@ static void emit_task(struct seq_file *seq, struct task_struct *task)
 {
     /* Too large for memset: every member is assigned below instead. */
     struct crib_rec_task *r = &scratch.task;
-    r->pad = r->pad2 = 0;
+    r->pad = 0;
     struct signal_struct *signal = task->signal;
     r->pid = pid_nr_for_reader(signal->pids[PIDTYPE_TGID]);
     r->ppid = pid_nr_for_reader(task->real_parent->signal->pids[PIDTYPE_TGID]);
@@ -164,6 +181,7 @@ static void emit_task(struct seq_file *seq, struct task_struct *task)
     read_creds(r, task->real_cred);
     read_rlimits(r, signal);
     read_sigactions(r, task->sighand);
+    read_itimers(r, signal);
 
     struct mm_struct *mm = task->mm;
     read_mm(r, mm);
@@ -226,8 +244,31 @@ int collect_task(struct bpf_iter__task *ctx)
     return 0;
 }
 
-/* The name /proc/PID/maps gives an unnamed mapping: a special mapping's
- * own name, else [heap] or [stack] by the mm's bounds. */
+#define DENTRY_NAME_MAX 16
+
+static int dentry_named(struct dentry *dentry, const char *want, __u32 len)
+{
+    char name[DENTRY_NAME_MAX] = {};
+    if (len >= DENTRY_NAME_MAX || BPF_CORE_READ(dentry, d_name.len) != len) return 0;
+    bpf_probe_read_kernel(name, len, BPF_CORE_READ(dentry, d_name.name));
+    for (__u32 i = 0; i < DENTRY_NAME_MAX && i < len; i++)
+        if (name[i] != want[i]) return 0;
+    return 1;
+}
+
+/* A name given with prctl(PR_SET_VMA_ANON_NAME), on kernels built with it. */
+static int anon_vma_name(struct vm_area_struct *vma, char *buf, crib_rec_len *len)
+{
+    if (!bpf_core_field_exists(vma->anon_name)) return 0;
+    struct anon_vma_name *name = BPF_CORE_READ(vma, anon_name);
+    if (!name) return 0;
+    *len = bpf_probe_read_kernel_str(buf, CRIB_COLLECT_PATH_MAX, &name->name[0]);
+    return 1;
+}
+
+/* The name /proc/PID/maps gives a mapping without a file: a special
+ * mapping's own name, else [heap] or [stack] by the mm's bounds, else the
+ * name user space gave it. */
 static __u32 anon_name(struct vm_area_struct *vma, char *buf, crib_rec_len *len)
 {
     const struct vm_operations_struct *ops = vma->vm_ops;
@@ -244,6 +285,7 @@ static __u32 anon_name(struct vm_area_struct *vma, char *buf, crib_rec_len *len)
     if (vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk) return CRIB_VMA_NAME_HEAP;
     if (vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack)
         return CRIB_VMA_NAME_STACK;
+    if (anon_vma_name(vma, buf, len)) return CRIB_VMA_NAME_ANON;
     return CRIB_VMA_NAME_NONE;
 }
 
@@ -261,7 +303,14 @@ int collect_vma(struct bpf_iter__task_vma *ctx)
     r.end = vma->vm_end;
     r.vm_flags = vma->vm_flags;
     struct file *file = vma->vm_file;
-    if (file) {
+    /* Shared anonymous memory is backed by a shmem file the kernel names
+     * "dev/zero" (a name no directory entry can have). */
+    static const char zero[] = "dev/zero";
+    if (file && anon_vma_name(vma, buf, &r.path_len)) {
+        r.name_kind = CRIB_VMA_NAME_ANON_SHMEM;
+    } else if (file && dentry_named(file->f_path.dentry, zero, sizeof zero - 1)) {
+        r.name_kind = CRIB_VMA_NAME_SHARED_ANON;
+    } else if (file) {
         struct inode *inode = file->f_inode;
         r.pgoff = vma->vm_pgoff;
         r.s_dev = inode->i_sb->s_dev;
@@ -278,18 +327,12 @@ int collect_vma(struct bpf_iter__task_vma *ctx)
     return 0;
 }
 
+/* Anonymous-inode files share one inode; the dentry carries the name
+ * ("[eventfd]") that readlink shows as anon_inode:[eventfd]. */
 static int is_eventfd(struct file *file)
 {
-    /* Anonymous-inode files share one inode; the dentry carries the name
-     * ("[eventfd]") that readlink shows as anon_inode:[eventfd]. */
     static const char want[] = "[eventfd]";
-    char name[sizeof want] = {};
-    struct qstr d_name = BPF_CORE_READ(file, f_path.dentry, d_name);
-    if (BPF_CORE_READ(file, f_path.dentry, d_name.len) != sizeof want - 1) return 0;
-    bpf_probe_read_kernel(name, sizeof name - 1, d_name.name);
-    for (int i = 0; i < (int)sizeof want - 1; i++)
-        if (name[i] != want[i]) return 0;
-    return 1;
+    return dentry_named(file->f_path.dentry, want, sizeof want - 1);
 }
 
 static int close_on_exec(struct task_struct *task, __u32 fd)

@@ -108,6 +108,40 @@ struct cred {
     struct group_info *group_info;
 };
 
+struct hrtimer;
+
+struct hrtimer_clock_base {
+    struct hrtimer *running;
+};
+
+struct timerqueue_node {
+    long long expires;
+};
+
+struct hrtimer {
+    struct timerqueue_node node;
+    struct hrtimer_clock_base *base;
+    __u8 state;
+};
+
+struct cpu_itimer {
+    __u64 expires;
+    __u64 incr;
+};
+
+typedef struct {
+    long long counter;
+} atomic64_t;
+
+struct task_cputime_atomic {
+    atomic64_t utime;
+    atomic64_t stime;
+};
+
+struct thread_group_cputimer {
+    struct task_cputime_atomic cputime_atomic;
+};
+
 struct rlimit {
     unsigned long rlim_cur, rlim_max;
 };
@@ -115,6 +149,10 @@ struct rlimit {
 struct signal_struct {
     struct pid *pids[4]; /* PIDTYPE_PID, _TGID, _PGID, _SID */
     struct rlimit rlim[16];
+    struct hrtimer real_timer;
+    long long it_real_incr;
+    struct cpu_itimer it[2]; /* CPUCLOCK_PROF, CPUCLOCK_VIRT */
+    struct thread_group_cputimer cputimer;
 };
 
 struct sigaction {
@@ -173,7 +211,13 @@ struct vm_special_mapping {
     const char *name;
 };
 
+/* Only with CONFIG_ANON_VMA_NAME; read behind bpf_core_field_exists. */
+struct anon_vma_name {
+    char name[1];
+};
+
 struct vm_area_struct {
+    struct anon_vma_name *anon_name;
     unsigned long vm_start;
     unsigned long vm_end;
     struct mm_struct *vm_mm;

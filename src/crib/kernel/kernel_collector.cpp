@@ -9,7 +9,9 @@
 
 #include "crib/kernel/iterators.hpp"
 #include "crib/kernel/records.hpp"
+#include "crib/proc/file_state.hpp"
 #include "crib/proc/procfs_read.hpp"
+#include "crib/proc/ptrace_state.hpp"
 
 namespace crib::kernel {
 namespace {
@@ -46,23 +48,13 @@ Result<std::optional<image::Vma>> shared_gate_vma() {
     return gate;
 }
 
-// Threads in the freezer's order, and exactly the threads it holds: a
-// thread the kernel reports that is not held would run on during the dump.
-Result<void> order_threads(const proc::Freezer& freezer, image::Process& out) {
-    std::vector<image::Thread> ordered;
-    for (pid_t tid : freezer.threads()) {
-        auto it = std::find_if(out.threads.begin(), out.threads.end(),
-                               [tid](const image::Thread& t) { return t.tid == tid; });
-        if (it == out.threads.end())
-            return make_error(ESRCH, "pid {}: thread {} is frozen but the kernel did not list it",
-                              freezer.pid(), tid);
-        ordered.push_back(std::move(*it));
-        out.threads.erase(it);
-    }
-    if (!out.threads.empty())
-        return make_error(EAGAIN, "pid {}: thread {} is not frozen", freezer.pid(),
-                          out.threads.front().tid);
-    out.threads = std::move(ordered);
+// The kernel lists every thread of the process; one the freezer does not
+// hold would run on during the dump.
+Result<void> check_threads(const proc::Freezer& freezer, const image::Process& out) {
+    for (const image::Thread& thread : out.threads)
+        if (std::find(freezer.threads().begin(), freezer.threads().end(), thread.tid) ==
+            freezer.threads().end())
+            return make_error(EAGAIN, "pid {}: thread {} is not frozen", freezer.pid(), thread.tid);
     return {};
 }
 
@@ -76,6 +68,7 @@ Result<void> available() {
 Result<void> collect_kernel(const proc::Freezer& freezer, image::Process& out) {
     IteratorObject* object = CRIB_TRY(IteratorObject::shared());
     pid_t pid = freezer.pid();
+    proc::match_threads(freezer, out);
     out.vmas.clear();
     out.files.clear();
     for (std::string_view program : kIterators) {
@@ -84,13 +77,17 @@ Result<void> collect_kernel(const proc::Freezer& freezer, image::Process& out) {
     }
     if (out.task.pid != pid)
         return make_error(ESRCH, "pid {}: the task iterator did not report the process", pid);
-    CRIB_TRY(order_threads(freezer, out));
+    CRIB_TRY(check_threads(freezer, out));
 
     if (auto gate = CRIB_TRY(shared_gate_vma())) out.vmas.push_back(*gate);
     std::sort(out.vmas.begin(), out.vmas.end(),
               [](const image::Vma& a, const image::Vma& b) { return a.start < b.start; });
     std::sort(out.files.begin(), out.files.end(),
               [](const image::FileDesc& a, const image::FileDesc& b) { return a.fd < b.fd; });
+    // Reading a pipe's buffers in BPF is not worth it: tee(2) copies them.
+    for (image::FileDesc& file : out.files)
+        if (file.kind == image::FileKind::Pipe)
+            file.data = CRIB_TRY(proc::read_pipe_data(pid, file.fd));
     return {};
 }
 

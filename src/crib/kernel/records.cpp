@@ -32,11 +32,29 @@ constexpr uint64_t kVmRead = 0x1, kVmWrite = 0x2, kVmExec = 0x4, kVmMayShare = 0
 constexpr uint64_t kPageShift = 12;
 constexpr uint64_t kAtNull = 0;
 
+// How each name source of a VMA record becomes kind and path: the path is
+// fixed, or made from the record's string ("{}").
+struct VmaName {
+    uint32_t name_kind;
+    image::VmaKind kind;
+    std::string_view path;
+};
+constexpr std::array kVmaNames{
+    VmaName{CRIB_VMA_NAME_NONE, image::VmaKind::Anon, ""},
+    VmaName{CRIB_VMA_NAME_FILE, image::VmaKind::File, "{}"},
+    VmaName{CRIB_VMA_NAME_SPECIAL, image::VmaKind::Anon, "{}"},  // kind from kSpecialVmas
+    VmaName{CRIB_VMA_NAME_HEAP, image::VmaKind::Heap, "[heap]"},
+    VmaName{CRIB_VMA_NAME_STACK, image::VmaKind::Stack, "[stack]"},
+    VmaName{CRIB_VMA_NAME_SHARED_ANON, image::VmaKind::Anon, ""},
+    VmaName{CRIB_VMA_NAME_ANON, image::VmaKind::Anon, "[anon:{}]"},
+    VmaName{CRIB_VMA_NAME_ANON_SHMEM, image::VmaKind::Anon, "[anon_shmem:{}]"},
+};
+
 struct NamedVma {
     std::string_view name;
     image::VmaKind kind;
 };
-// Special mappings by the name /proc/PID/maps gives them; others ([uprobes])
+// Special mappings by the name they give themselves; others ([uprobes])
 // stay anonymous memory with their name kept.
 constexpr std::array kSpecialVmas{
     NamedVma{"[vdso]", image::VmaKind::Vdso},
@@ -102,6 +120,27 @@ image::Thread& thread_of(image::Process& out, int32_t tid) {
     return out.threads.back();
 }
 
+// What getitimer(2) answers, from the kernel's timer state at r.now_ns:
+// microseconds, truncated as the kernel truncates nanoseconds. A timer due
+// but not yet fired reads as about to fire (the kernel says one tick; one
+// microsecond here).
+std::array<image::Itimer, 3> itimers(const crib_rec_task& r) {
+    auto us = [](int64_t ns) { return static_cast<uint64_t>(ns) / 1000; };
+    auto left = [&](uint64_t expires, uint64_t now) -> uint64_t {
+        if (!expires) return 0;
+        return expires > now ? us(static_cast<int64_t>(expires - now)) : 1;
+    };
+    int64_t real_left = r.real_expires_ns - r.now_ns;
+    uint64_t real = !r.real_timer_active ? 0 : real_left > 0 ? us(real_left) : 1;
+    return {
+        image::Itimer{us(r.real_interval_ns), real},
+        image::Itimer{us(static_cast<int64_t>(r.virt_interval_ns)),
+                      left(r.virt_expires_ns, r.utime_ns)},
+        image::Itimer{us(static_cast<int64_t>(r.prof_interval_ns)),
+                      left(r.prof_expires_ns, r.utime_ns + r.stime_ns)},
+    };
+}
+
 std::vector<uint64_t> auxv_through_null(const crib_rec_task& r) {
     uint32_t words = std::min<uint32_t>(r.auxv_words, CRIB_COLLECT_AUXV_WORDS) & ~1u;
     std::vector<uint64_t> auxv;
@@ -140,6 +179,8 @@ Result<void> decode_task(RecordReader& in, image::Process& out) {
         task.sigactions[i] = {a.handler, a.flags & kUapiSaFlags, a.restorer, a.mask};
     }
 
+    task.itimers = itimers(r);
+
     image::MmLayout& mm = task.mm;
     mm = {r.start_code,  r.end_code,  r.start_data, r.end_data,  r.start_brk, r.brk,
           r.start_stack, r.arg_start, r.arg_end,    r.env_start, r.env_end,   auxv_through_null(r)};
@@ -167,6 +208,11 @@ Result<void> decode_thread(RecordReader& in, image::Process& out) {
 
 Result<void> decode_vma(RecordReader& in, image::Process& out) {
     auto r = in.fixed<crib_rec_vma>();
+    auto name = std::find_if(kVmaNames.begin(), kVmaNames.end(),
+                             [&](const VmaName& n) { return n.name_kind == r.name_kind; });
+    if (name == kVmaNames.end())
+        return make_error(EPROTO, "pid {}: vma {:#x}: unknown name kind {}", in.pid(), r.start,
+                          r.name_kind);
     image::Vma vma;
     vma.start = r.start;
     vma.end = r.end;
@@ -176,62 +222,58 @@ Result<void> decode_vma(RecordReader& in, image::Process& out) {
     // mapping of a read-only file drops VM_SHARED but stays shared.
     vma.flags = (r.vm_flags & kVmMayShare ? MAP_SHARED : MAP_PRIVATE) |
                 (r.vm_flags & kVmGrowsDown ? MAP_GROWSDOWN : 0);
-    switch (r.name_kind) {
-        case CRIB_VMA_NAME_FILE:
-            vma.kind = image::VmaKind::File;
-            vma.path = CRIB_TRY(in.string(r.path_len, fmt::format("vma {:#x}", r.start)));
-            vma.pgoff = r.pgoff << kPageShift;
-            vma.dev = user_dev(r.s_dev);
-            vma.ino = r.ino;
-            break;
-        case CRIB_VMA_NAME_SPECIAL: {
-            vma.path = CRIB_TRY(in.string(r.path_len, fmt::format("vma {:#x}", r.start)));
-            auto it = std::find_if(kSpecialVmas.begin(), kSpecialVmas.end(),
-                                   [&](const NamedVma& s) { return s.name == vma.path; });
-            vma.kind = it == kSpecialVmas.end() ? image::VmaKind::Anon : it->kind;
-            break;
-        }
-        case CRIB_VMA_NAME_HEAP:
-            vma.kind = image::VmaKind::Heap;
-            vma.path = "[heap]";
-            break;
-        case CRIB_VMA_NAME_STACK:
-            vma.kind = image::VmaKind::Stack;
-            vma.path = "[stack]";
-            break;
-        default:
-            vma.kind = image::VmaKind::Anon;
-            break;
+    vma.kind = name->kind;
+    if (name->path.find("{}") == std::string_view::npos) {
+        vma.path = name->path;
+    } else {
+        std::string text = CRIB_TRY(in.string(r.path_len, fmt::format("vma {:#x}", r.start)));
+        vma.path = fmt::format(fmt::runtime(name->path), text);
     }
-    if (vma.kind != image::VmaKind::File) vma.flags |= MAP_ANONYMOUS;
+    auto special = std::find_if(kSpecialVmas.begin(), kSpecialVmas.end(),
+                                [&](const NamedVma& s) { return s.name == vma.path; });
+    if (r.name_kind == CRIB_VMA_NAME_SPECIAL && special != kSpecialVmas.end())
+        vma.kind = special->kind;
+    if (vma.kind == image::VmaKind::File) {
+        vma.pgoff = r.pgoff << kPageShift;
+        vma.dev = user_dev(r.s_dev);
+        vma.ino = r.ino;
+    } else {
+        vma.flags |= MAP_ANONYMOUS;
+    }
     out.vmas.push_back(std::move(vma));
     return {};
 }
 
-image::FileKind file_kind(const crib_rec_file& r) {
+struct FileType {
+    mode_t type;
+    image::FileKind kind;
+};
+constexpr std::array kFileTypes{
+    FileType{S_IFREG, image::FileKind::Regular},
+    FileType{S_IFDIR, image::FileKind::Directory},
+    FileType{S_IFCHR, image::FileKind::CharDevice},
+    FileType{S_IFIFO, image::FileKind::Pipe},
+};
+// Anonymous-inode files other than eventfds (signalfd, timerfd, epoll...)
+// cannot be restored yet, whatever mode their inode shows.
+constexpr std::string_view kAnonInodePrefix = "anon_inode:";
+
+image::FileKind file_kind(const crib_rec_file& r, const std::string& path) {
     if (r.is_eventfd) return image::FileKind::Eventfd;
-    switch (r.mode & S_IFMT) {
-        case S_IFREG:
-            return image::FileKind::Regular;
-        case S_IFDIR:
-            return image::FileKind::Directory;
-        case S_IFCHR:
-            return image::FileKind::CharDevice;
-        case S_IFIFO:
-            return image::FileKind::Pipe;
-        default:
-            return image::FileKind::Unsupported;
-    }
+    if (path.starts_with(kAnonInodePrefix)) return image::FileKind::Unsupported;
+    for (const FileType& type : kFileTypes)
+        if ((r.mode & S_IFMT) == type.type) return type.kind;
+    return image::FileKind::Unsupported;
 }
 
 Result<void> decode_file(RecordReader& in, image::Process& out) {
     auto r = in.fixed<crib_rec_file>();
     image::FileDesc file;
     file.fd = r.fd;
-    file.kind = file_kind(r);
+    file.path = CRIB_TRY(in.string(r.path_len, fmt::format("fd {}", r.fd)));
+    file.kind = file_kind(r, file.path);
     file.flags = r.f_flags;
     file.pos = static_cast<uint64_t>(r.pos);
-    file.path = CRIB_TRY(in.string(r.path_len, fmt::format("fd {}", r.fd)));
     file.dev = user_dev(r.s_dev);
     file.ino = r.ino;
     file.mode = r.mode;
