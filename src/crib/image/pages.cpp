@@ -22,6 +22,11 @@ constexpr char kMagic[8] = {'C', 'R', 'I', 'B', 'P', 'A', 'G', 'E'};
 constexpr uint64_t kChunk = 8 << 20;  // read granule: big enough for few syscalls, small
                                       // enough to hash while still in cache
 
+// Writes from this size up skip the page cache: the copy into it costs a CPU
+// the reading stage wants, while the device moves the bytes by itself. A
+// smaller write waits on the device for less than that copy would cost.
+constexpr uint64_t kDirectMinBytes = 2 << 20;
+
 struct Header {
     char magic[8];
     uint32_t version;
@@ -131,7 +136,8 @@ Result<void> PagesWriter::write(uint64_t offset, const void* data, uint64_t leng
     if (!page_aligned(offset) || !page_aligned(length) || offset < kPagesDataOffset)
         return make_error(EINVAL, "{}: write of {} bytes at offset {:#x}: not whole pages", m_path,
                           length, offset);
-    const bool direct = m_direct_fd >= 0 && page_aligned(reinterpret_cast<uintptr_t>(data));
+    const bool direct = m_direct_fd >= 0 && length >= kDirectMinBytes &&
+                        page_aligned(reinterpret_cast<uintptr_t>(data));
     return write_all(direct ? m_direct_fd : m_fd, m_path, data, length, offset);
 }
 

@@ -24,10 +24,9 @@ uint64_t page_checksum(const void* data, uint64_t length);
 
 // Writes DIR/pages.img. reserve() hands out file offsets in order; write()
 // fills them, possibly on another thread than the one reserving (one writer
-// thread at a time). Data whose address is page-aligned goes to disk with
-// O_DIRECT where the file system allows it, bypassing a copy into the page
-// cache. A writer destroyed before finish() removes its file, so a failed dump
-// leaves no pages.img that looks complete.
+// thread at a time). Large page-aligned writes go to disk with O_DIRECT where
+// the file system allows it, bypassing a copy into the page cache. A writer destroyed before
+// finish() removes its file, so a failed dump leaves no pages.img that looks complete.
 class PagesWriter {
 public:
     static Result<PagesWriter> create(const std::string& dir);

@@ -396,33 +396,34 @@ TEST(PagesImage, HeaderIsChecked) {
 
 TEST(PagesImage, AppendedRunsReadBack) {
     TempDir dir;
-    std::vector<uint8_t> first(3 * kPageSize, 0x11), second(kPageSize, 0x22);
+    // A small unaligned run takes the page cache, a large aligned one O_DIRECT.
+    std::vector<uint8_t> small(3 * kPageSize, 0x11);
+    const uint64_t large_size = 4 << 20;
+    void* large = nullptr;
+    ASSERT_EQ(posix_memalign(&large, kPageSize, large_size), 0);
+    std::memset(large, 0x22, large_size);
     std::vector<PageRun> runs;
     {
         auto writer = image::PagesWriter::create(dir.path());
         ASSERT_TRUE(writer) << writer.error().to_string();
-        // An unaligned source takes the buffered path, an aligned one O_DIRECT.
-        auto a = writer->append(0x10000, first.data(), first.size());
+        auto a = writer->append(0x10000, small.data(), small.size());
         ASSERT_TRUE(a) << a.error().to_string();
-        void* aligned = nullptr;
-        ASSERT_EQ(posix_memalign(&aligned, kPageSize, kPageSize), 0);
-        std::memcpy(aligned, second.data(), kPageSize);
-        auto b = writer->append(0x40000, aligned, kPageSize);
-        free(aligned);
+        auto b = writer->append(0x400000, large, large_size);
         ASSERT_TRUE(b) << b.error().to_string();
         runs = {*a, *b};
         ASSERT_TRUE(writer->finish());
     }
     EXPECT_EQ(runs[0].file_offset, image::kPagesDataOffset);
-    EXPECT_EQ(runs[1].file_offset, image::kPagesDataOffset + first.size());
+    EXPECT_EQ(runs[1].file_offset, image::kPagesDataOffset + small.size());
     auto reader = image::PagesReader::open(dir.path());
     ASSERT_TRUE(reader) << reader.error().to_string();
-    std::vector<uint8_t> back(first.size());
+    std::vector<uint8_t> back(small.size());
     ASSERT_TRUE(reader->read(runs[0], back.data()));
-    EXPECT_EQ(back, first);
-    back.resize(kPageSize);
+    EXPECT_EQ(back, small);
+    back.resize(large_size);
     ASSERT_TRUE(reader->read(runs[1], back.data()));
-    EXPECT_EQ(back, second);
+    EXPECT_EQ(0, std::memcmp(back.data(), large, large_size));
+    free(large);
 }
 
 TEST(PagesImage, UnfinishedWriterLeavesNoFile) {
