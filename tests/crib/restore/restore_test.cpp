@@ -4,6 +4,7 @@
 // when it runs on.
 #include "crib/restore/restore.hpp"
 
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <pthread.h>
@@ -37,6 +38,7 @@ void on_usr1(int) {
 struct Status {
     uint64_t counters[kMaxThreads];
     uint64_t monotonic_ns;  // read through the vdso
+    itimerval real_timer;
     int on_altstack;
 };
 
@@ -86,6 +88,7 @@ void* spin_thread(void* arg) {
             timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
             status.monotonic_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
+            getitimer(ITIMER_REAL, &status.real_timer);
             if (write(g_report_fd, &status, sizeof(status)) != sizeof(status)) _exit(1);
         }
         usleep(200);
@@ -152,13 +155,16 @@ protected:
         return started(pid);
     }
 
-    // Runs the test binary again as a looping child with two threads.
+    // Runs a copy of the test binary as a looping child with two threads:
+    // another executable than the restoring one, as with `crib restore`.
     pid_t exec_child() {
+        std::string copy = (m_dir / "restore-test-child").string();
+        std::filesystem::copy_file("/proc/self/exe", copy);
         pid_t pid = fork();
         if (pid == 0) {
             int fd = fcntl(m_child_fd, F_DUPFD, 10);
             setenv(kChildEnv, std::to_string(fd).c_str(), 1);
-            execl("/proc/self/exe", "restore-test-child", nullptr);
+            execl(copy.c_str(), "restore-test-child", nullptr);
             _exit(127);
         }
         return started(pid);
@@ -299,7 +305,7 @@ TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals)
     EXPECT_EQ(read_link("/proc/" + std::to_string(pid) + "/cwd"), saved.task.cwd);
 }
 
-TEST_F(RestoreTest, ExecedProgramGetsTheVdsoAtItsSavedAddress) {
+TEST_F(RestoreTest, AnotherProgramGetsItsExeAndTheVdsoAtItsSavedAddress) {
     pid_t pid = exec_child();
     Status before = ask(pid);
     image::Process saved = snapshot(pid);
@@ -321,6 +327,30 @@ TEST_F(RestoreTest, ExecedProgramGetsTheVdsoAtItsSavedAddress) {
     std::string line = fmt::format("{:x}-{:x}", vdso->start, vdso->end);
     EXPECT_NE(maps.find(line + " r-xp"), std::string::npos) << maps;
     EXPECT_EQ(read_link("/proc/" + std::to_string(pid) + "/exe"), saved.task.exe);
+}
+
+TEST_F(RestoreTest, CredentialsAndTimersComeBackInEveryThread) {
+    pid_t pid = start_child(2, [] {
+        itimerval timer{{500, 0}, {400, 0}};
+        setitimer(ITIMER_REAL, &timer, nullptr);
+        gid_t group = 1001;
+        if (setgroups(1, &group) || setresgid(1000, 1001, 1000) || setresuid(1000, 1000, 1002))
+            _exit(1);
+    });
+    image::Process saved = snapshot(pid);
+    auto restored = restore(saved);
+    ASSERT_TRUE(restored) << restored.error().message();
+    Status after = ask(pid);
+    EXPECT_EQ(after.real_timer.it_interval.tv_sec, 500);
+    EXPECT_GT(after.real_timer.it_value.tv_sec, 300);
+    EXPECT_LE(after.real_timer.it_value.tv_sec, 400);
+    for (pid_t tid : task_ids(pid)) {
+        std::string status = fmt::format("/proc/{}/task/{}/status", pid, tid);
+        EXPECT_EQ(field(status, "Uid:\t"), "1000\t1000\t1002\t1000") << "thread " << tid;
+        EXPECT_EQ(field(status, "Gid:\t"), "1000\t1001\t1000\t1001") << "thread " << tid;
+        EXPECT_EQ(field(status, "Groups:\t"), "1001 ") << "thread " << tid;
+        EXPECT_EQ(field(status, "CapEff:\t"), "0000000000000000") << "thread " << tid;
+    }
 }
 
 // Failures: refused before anything runs, nothing left behind.

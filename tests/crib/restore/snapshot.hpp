@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -43,6 +44,8 @@ struct SelfReport {
         stack_t altstack;
     } threads[kMaxThreads];
     uint64_t brk;
+    itimerval itimers[3];
+    rlimit rlimits[image::kRlimitCount];  // prlimit(pid) needs CAP_SYS_RESOURCE across uids
 };
 
 // Fills the calling thread's part of `report` (slot `index`).
@@ -58,6 +61,9 @@ inline void report_process(SelfReport& report) {
     for (int sig = 1; sig <= static_cast<int>(image::kSignalCount); sig++)
         syscall(SYS_rt_sigaction, sig, nullptr, &report.sigactions[sig - 1], 8);
     report.brk = reinterpret_cast<uint64_t>(sbrk(0));
+    for (int which = 0; which < 3; which++) getitimer(which, &report.itimers[which]);
+    for (int r = 0; r < static_cast<int>(image::kRlimitCount); r++)
+        getrlimit(static_cast<__rlimit_resource>(r), &report.rlimits[r]);
 }
 
 inline std::vector<pid_t> task_ids(pid_t pid) {
@@ -249,13 +255,14 @@ inline image::Process snapshot_and_kill(pid_t pid, const SelfReport* report_addr
     task.creds.cap_inheritable = std::stoull(field(base + "/status", "CapInh:\t"), nullptr, 16);
     task.creds.cap_permitted = std::stoull(field(base + "/status", "CapPrm:\t"), nullptr, 16);
     task.creds.cap_effective = std::stoull(field(base + "/status", "CapEff:\t"), nullptr, 16);
-    for (int r = 0; r < static_cast<int>(image::kRlimitCount); r++) {
-        rlimit lim;
-        prlimit(pid, static_cast<__rlimit_resource>(r), nullptr, &lim);
-        task.rlimits[r] = {lim.rlim_cur, lim.rlim_max};
-    }
+    for (size_t r = 0; r < image::kRlimitCount; r++)
+        task.rlimits[r] = {report.rlimits[r].rlim_cur, report.rlimits[r].rlim_max};
     std::copy(std::begin(report.sigactions), std::end(report.sigactions), task.sigactions.begin());
     task.shared_pending = peek_signals(pid, PTRACE_PEEKSIGINFO_SHARED);
+    auto us = [](const timeval& tv) { return uint64_t(tv.tv_sec) * 1000000 + tv.tv_usec; };
+    for (int which = 0; which < 3; which++)
+        task.itimers[which] = {us(report.itimers[which].it_interval),
+                               us(report.itimers[which].it_value)};
 
     std::ifstream stat_file(base + "/stat");
     std::string stat_text((std::istreambuf_iterator<char>(stat_file)), {});
