@@ -232,6 +232,18 @@ TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals)
         int dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         dup3(dfd, 22, O_CLOEXEC);
         close(dfd);
+        // A pipe of its own with bytes in flight, the write end non-blocking.
+        int ends[2];
+        if (pipe(ends) != 0) _exit(1);
+        dup2(ends[0], 23);
+        dup2(ends[1], 24);
+        dup2(ends[1], 25);
+        close(ends[0]);
+        close(ends[1]);
+        fcntl(24, F_SETFL, O_NONBLOCK);
+        std::string bytes(1000, 'x');
+        for (size_t i = 0; i < bytes.size(); i++) bytes[i] = static_cast<char>('a' + i % 26);
+        if (write(24, bytes.data(), bytes.size()) != 1000) _exit(1);
     });
     Status before = ask(pid);
     image::Process saved = snapshot(pid);
@@ -281,11 +293,19 @@ TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals)
     }
     EXPECT_EQ(maps.find("rwxp"), std::string::npos) << "the restorer was left behind:\n" << maps;
 
-    // Files: the same objects at the same numbers, offsets and flags.
+    // Files: the same objects at the same numbers, offsets and flags; the
+    // child's own pipe is a new one (23, 24 and 25 share it) holding the
+    // bytes that were in flight.
+    std::string base = "/proc/" + std::to_string(pid);
+    std::string own_pipe = read_link(base + "/fd/23");
+    EXPECT_TRUE(own_pipe.starts_with("pipe:[")) << own_pipe;
+    EXPECT_EQ(read_link(base + "/fd/24"), own_pipe);
+    EXPECT_EQ(read_link(base + "/fd/25"), own_pipe);
     for (const image::FileDesc& f : saved.files) {
-        std::string base = "/proc/" + std::to_string(pid);
         std::string fd = std::to_string(f.fd);
-        EXPECT_EQ(read_link(base + "/fd/" + fd), f.path) << "fd " << f.fd;
+        if (f.fd < 23 || f.fd > 25) {
+            EXPECT_EQ(read_link(base + "/fd/" + fd), f.path) << "fd " << f.fd;
+        }
         EXPECT_EQ(std::stoull(field(base + "/fdinfo/" + fd, "pos:")), f.pos) << "fd " << f.fd;
         // open(2) adds O_LARGEFILE (the kernel's 0100000; glibc spells it 0 on
         // x86-64) where pipe(2) did not: the same description.
@@ -297,6 +317,13 @@ TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals)
     EXPECT_EQ(std::stoull(field("/proc/" + std::to_string(pid) + "/fdinfo/21", "eventfd-count:"),
                           nullptr, 16),
               42u);
+
+    int in_flight = open((base + "/fd/23").c_str(), O_RDONLY | O_NONBLOCK);
+    std::string bytes(2000, '\0');
+    ssize_t got = read(in_flight, bytes.data(), bytes.size());
+    close(in_flight);
+    ASSERT_EQ(got, 1000);
+    for (int i = 0; i < 1000; i++) ASSERT_EQ(bytes[i], 'a' + i % 26) << "byte " << i;
 
     // Signal state: masks and pending signals as saved.
     EXPECT_EQ(status_mask(pid, "SigBlk:\t"), saved.threads[0].blocked);

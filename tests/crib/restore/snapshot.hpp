@@ -170,6 +170,22 @@ inline void snapshot_vmas(pid_t pid, image::Process& out, const std::string& dir
     if (!done) throw std::runtime_error(done.error().message());
 }
 
+// The bytes in flight in a pipe, copied with tee(2) so they stay in it.
+inline std::vector<uint8_t> pipe_bytes(const std::string& link) {
+    std::vector<uint8_t> out;
+    int in = open(link.c_str(), O_RDONLY | O_NONBLOCK);
+    int copy[2];
+    if (in < 0 || pipe2(copy, O_NONBLOCK) != 0) return out;
+    fcntl(copy[1], F_SETPIPE_SZ, 1 << 20);
+    ssize_t n = tee(in, copy[1], 1 << 20, SPLICE_F_NONBLOCK);
+    out.resize(n > 0 ? n : 0);
+    if (n > 0 && read(copy[0], out.data(), n) != n) out.clear();
+    close(in);
+    close(copy[0]);
+    close(copy[1]);
+    return out;
+}
+
 inline void snapshot_files(pid_t pid, image::Process& out) {
     std::string base = "/proc/" + std::to_string(pid);
     DIR* dir = opendir((base + "/fd").c_str());
@@ -197,6 +213,7 @@ inline void snapshot_files(pid_t pid, image::Process& out) {
             f.kind = image::FileKind::CharDevice;
         } else if (S_ISFIFO(st.st_mode)) {
             f.kind = image::FileKind::Pipe;
+            f.data = pipe_bytes(base + "/fd/" + e->d_name);
         } else {
             f.kind = image::FileKind::Unsupported;
         }
