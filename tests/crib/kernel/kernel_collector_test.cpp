@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,11 +30,13 @@
 #include <string>
 #include <vector>
 
+#include "crib/image/render.hpp"
 #include "crib/kernel/iterators.hpp"
 #include "crib/kernel/kernel_collector.hpp"
 #include "crib/kernel/records.hpp"
 #include "crib/proc/child.hpp"
 #include "crib/proc/freezer.hpp"
+#include "crib/proc/procfs_collector.hpp"
 
 namespace crib::kernel {
 namespace {
@@ -46,6 +49,9 @@ constexpr size_t kPipeBytes = 1000;
 constexpr uint64_t kEventfdCount = 42;
 constexpr off_t kFileOffset = 37;
 constexpr int kCloexecFd = 50;
+// Armed itimers: {interval, value} in seconds for REAL, VIRTUAL, PROF.
+constexpr std::array<std::array<uint64_t, 2>, 3> kItimers{{{7, 100}, {3, 50}, {2, 60}}};
+constexpr uint64_t kUsPerSecond = 1000000;
 constexpr size_t kExtraThreads = 2;
 constexpr size_t kAltStackSize = 64 * 1024;
 constexpr uint32_t kSsAutodisarm = 1u << 31;  // glibc lacks SS_AUTODISARM
@@ -165,6 +171,13 @@ void child_body(const Channel& channel, ChildFacts* facts, const std::string& di
     if (write(pipe_fds[1], in_flight.data(), kPipeBytes) != ssize_t(kPipeBytes)) std::abort();
     facts->eventfd = eventfd(kEventfdCount, EFD_SEMAPHORE | EFD_NONBLOCK);
 
+    for (int which = 0; which < 3; ++which) {
+        itimerval timer{};
+        timer.it_interval.tv_sec = time_t(kItimers[which][0]);
+        timer.it_value.tv_sec = time_t(kItimers[which][1]);
+        setitimer(which, &timer, nullptr);
+    }
+
     for (size_t i = 0; i < kExtraThreads; ++i) {
         pthread_t thread;
         pthread_create(&thread, nullptr, thread_body, facts);
@@ -179,6 +192,11 @@ void child_body(const Channel& channel, ChildFacts* facts, const std::string& di
     for (;;) {
         std::string line = channel.receive(-1);
         if (line == "ping") channel.send("pong");
+        if (line == "drain") {
+            std::vector<char> buffer(4 * kPipeBytes);
+            fcntl(facts->pipe_read, F_SETFL, O_NONBLOCK);
+            channel.send(std::to_string(read(facts->pipe_read, buffer.data(), buffer.size())));
+        }
         if (line.empty()) _exit(0);
     }
 }
@@ -281,6 +299,17 @@ TEST_F(KernelCollectorTest, TaskFieldsMatchWhatTheChildSetUp) {
     EXPECT_EQ(task.sigactions[SIGUSR1 - 1].handler, reinterpret_cast<uint64_t>(&on_siginfo));
     EXPECT_EQ(task.sigactions[SIGUSR2 - 1].handler, reinterpret_cast<uint64_t>(SIG_IGN));
     EXPECT_EQ(task.sigactions[SIGUSR1 - 1].mask, 1ull << (SIGUSR2 - 1));
+
+    // Values count down from what was set (wall time for REAL, the child's
+    // little CPU time for the others; the kernel arms CPU timers one tick,
+    // at most 10 ms, late); intervals stay as set.
+    constexpr uint64_t kTickUs = 10000;
+    for (int which = 0; which < 3; ++which) {
+        EXPECT_EQ(task.itimers[which].interval_us, kItimers[which][0] * kUsPerSecond) << which;
+        EXPECT_LE(task.itimers[which].value_us, kItimers[which][1] * kUsPerSecond + kTickUs)
+            << which;
+        EXPECT_GT(task.itimers[which].value_us, (kItimers[which][1] - 5) * kUsPerSecond) << which;
+    }
 
     // start_code.. from /proc/PID/stat (fields 26-28, 45-51), auxv from
     // /proc/PID/auxv: the kernel's own views of the same mm.
@@ -457,16 +486,75 @@ TEST_F(KernelCollectorTest, FilesMatchWhatTheChildOpened) {
     const image::FileDesc& pipe_read = fd(m_facts->pipe_read);
     EXPECT_EQ(pipe_read.kind, image::FileKind::Pipe);
     EXPECT_EQ(pipe_read.path, fmt::format("pipe:[{}]", pipe_read.ino));
+    // The bytes in flight, on both ends, and still in the pipe afterwards.
+    EXPECT_EQ(pipe_read.data, std::vector<uint8_t>(kPipeBytes, 'p'));
+    EXPECT_EQ(fd(m_facts->pipe_write).data, pipe_read.data);
+
     const image::FileDesc& counter = fd(m_facts->eventfd);
     EXPECT_EQ(counter.kind, image::FileKind::Eventfd);
     EXPECT_EQ(counter.path, "anon_inode:[eventfd]");
     EXPECT_EQ(counter.eventfd_count, kEventfdCount);
     EXPECT_EQ(counter.eventfd_flags, uint32_t(EFD_SEMAPHORE | EFD_NONBLOCK));
 
-    // The child runs on unharmed.
+    // The child runs on unharmed, its pipe bytes still there.
     ASSERT_TRUE((*freezer)->thaw());
     m_child->send("ping");
     EXPECT_EQ(m_child->receive(), "pong");
+    m_child->send("drain");
+    EXPECT_EQ(m_child->receive(), std::to_string(kPipeBytes));
+}
+
+// Where two JSON renderings of an image first differ, as a JSON pointer
+// with both values; empty when they are equal.
+std::string first_difference(const nlohmann::ordered_json& a, const nlohmann::ordered_json& b,
+                             const std::string& at = "") {
+    if (a.type() != b.type() || (!a.is_structured() && a != b))
+        return fmt::format("{}: kernel {} procfs {}", at, a.dump(), b.dump());
+    if (a.is_object()) {
+        for (auto it = a.begin(); it != a.end(); ++it) {
+            if (!b.contains(it.key())) return fmt::format("{}/{}: only in kernel", at, it.key());
+            auto diff = first_difference(it.value(), b.at(it.key()), at + "/" + it.key());
+            if (!diff.empty()) return diff;
+        }
+        if (a.size() != b.size()) return fmt::format("{}: procfs has more keys", at);
+    }
+    if (a.is_array()) {
+        for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+            auto diff = first_difference(a[i], b[i], fmt::format("{}/{}", at, i));
+            if (!diff.empty()) return diff;
+        }
+        if (a.size() != b.size())
+            return fmt::format("{}: {} entries in kernel, {} in procfs", at, a.size(), b.size());
+    }
+    return "";
+}
+
+// The collector equivalence the issue asks for: the same frozen process
+// read by the BPF iterators and by /proc with injected syscalls gives the
+// same image, field for field.
+TEST_F(KernelCollectorTest, SameImageAsTheProcfsCollector) {
+    auto freezer = proc::Freezer::freeze(m_child->pid());
+    ASSERT_TRUE(freezer) << freezer.error().to_string();
+    image::Process kernel_view, procfs_view;
+    auto collected = collect_kernel(**freezer, kernel_view);
+    ASSERT_TRUE(collected) << collected.error().to_string();
+    collected = proc::collect_procfs(**freezer, procfs_view);
+    ASSERT_TRUE(collected) << collected.error().to_string();
+
+    // Timers count down between the two reads: ITIMER_REAL with wall time,
+    // the CPU timers with the syscalls procfs injects. Within a second they
+    // agree; then they are compared as equal.
+    for (size_t which = 0; which < 3; ++which) {
+        auto& k = kernel_view.task.itimers[which];
+        auto& p = procfs_view.task.itimers[which];
+        EXPECT_EQ(k.interval_us, p.interval_us) << which;
+        EXPECT_LE(p.value_us, k.value_us) << which;
+        EXPECT_LT(k.value_us - p.value_us, kUsPerSecond) << which;
+        p.value_us = k.value_us;
+    }
+    EXPECT_EQ(
+        first_difference(image::to_json({kernel_view, {}}), image::to_json({procfs_view, {}})), "");
+    EXPECT_TRUE(kernel_view == procfs_view);
 }
 
 // The task.pid link filter: the kernel walks the target's threads and
