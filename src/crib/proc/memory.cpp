@@ -125,6 +125,11 @@ public:
     Result<void> run(image::PagesWriter& writer, uint64_t total, const MemoryOptions& options);
 
 private:
+    Result<void> run_alone(image::PagesWriter& writer, uint8_t* buffer, uint64_t total,
+                           const MemoryOptions& options);
+    Result<void> run_pipelined(image::PagesWriter& writer, std::vector<uint8_t*> buffers,
+                               uint64_t total, const MemoryOptions& options);
+    Result<void> store(image::PagesWriter& writer, const Filled& filled);
     Result<void> fill(uint8_t* buffer, Filled& filled);
     Result<void> read_batch();
     Result<void> read_forced(uint8_t* dest, uint64_t address, uint64_t length);
@@ -139,32 +144,55 @@ private:
     uint64_t m_hash_done = 0;
     XXH3_state_t m_hash;
     std::vector<iovec> m_local, m_remote;
+    uint64_t m_buffer_bytes = 0;
     int m_mem = -1;
 };
 
 Result<void> PageCopier::run(image::PagesWriter& writer, uint64_t total,
                              const MemoryOptions& options) {
-    const size_t mapped = kBufferBytes * kBufferCount;
-    void* memory =
-        mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Buffers no bigger than the dump, populated up front: a fault per page
+    // of a fresh buffer would cost more than the copy into it.
+    m_buffer_bytes = std::min(kBufferBytes, total);
+    const uint64_t count =
+        total == 0 ? 0
+                   : std::min<uint64_t>(kBufferCount, (total + kBufferBytes - 1) / kBufferBytes);
+    const size_t mapped = m_buffer_bytes * count;
+    void* memory = mapped == 0 ? nullptr
+                               : mmap(nullptr, mapped, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (memory == MAP_FAILED)
         return make_error(errno, "pid {}: {} bytes of copy buffers: {}", m_pid, mapped,
                           std::strerror(errno));
     std::vector<uint8_t*> buffers;
-    for (int i = 0; i < kBufferCount; ++i)
-        buffers.push_back(static_cast<uint8_t*>(memory) + i * kBufferBytes);
-    Handoff handoff(std::move(buffers));
+    for (uint64_t i = 0; i < count; ++i)
+        buffers.push_back(static_cast<uint8_t*>(memory) + i * m_buffer_bytes);
+    auto result = count == 1 ? run_alone(writer, buffers[0], total, options)
+                             : run_pipelined(writer, std::move(buffers), total, options);
+    if (memory) munmap(memory, mapped);
+    if (result && options.progress) options.progress(total, total);
+    return result;
+}
 
+// All of it fits one buffer: waking a second thread would cost more than
+// the overlap gains.
+Result<void> PageCopier::run_alone(image::PagesWriter& writer, uint8_t* buffer, uint64_t total,
+                                   const MemoryOptions& options) {
+    if (options.progress) options.progress(0, total);
+    Filled filled{};
+    CRIB_TRY(fill(buffer, filled));
+    return store(writer, filled);
+}
+
+Result<void> PageCopier::run_pipelined(image::PagesWriter& writer, std::vector<uint8_t*> buffers,
+                                       uint64_t total, const MemoryOptions& options) {
+    Handoff handoff(std::move(buffers));
     std::thread storer([&] {
         while (auto filled = handoff.take_filled()) {
-            const auto start = Clock::now();
-            auto stored = writer.write(filled->file_offset, filled->data, filled->length);
-            m_stats.write_seconds += seconds_since(start);
+            auto stored = store(writer, *filled);
             if (!stored) return handoff.fail(std::move(stored).error());
             handoff.stored(*filled);
         }
     });
-
     Result<void> result;
     while (m_job < m_jobs.size()) {
         uint64_t written = 0;
@@ -172,28 +200,32 @@ Result<void> PageCopier::run(image::PagesWriter& writer, uint64_t total,
         if (options.progress) options.progress(written, total);
         if (!buffer) break;
         Filled filled{};
-        const auto start = Clock::now();
         result = fill(buffer, filled);
-        m_stats.read_seconds += seconds_since(start);
         if (!result) break;
         handoff.submit(filled);
     }
     handoff.close();
     storer.join();
-    munmap(memory, mapped);
     if (!result) return result;
     if (auto error = handoff.error()) return std::move(*error);
-    if (options.progress) options.progress(total, total);
     return {};
+}
+
+Result<void> PageCopier::store(image::PagesWriter& writer, const Filled& filled) {
+    const auto start = Clock::now();
+    auto stored = writer.write(filled.file_offset, filled.data, filled.length);
+    m_stats.write_seconds += seconds_since(start);
+    return stored;
 }
 
 // Fills BUFFER with the next stretch of pages.img: the rest of the current
 // job, then whole following jobs, the last one possibly cut.
 Result<void> PageCopier::fill(uint8_t* buffer, Filled& filled) {
+    const auto start = Clock::now();
     filled = {buffer, m_jobs[m_job].run.file_offset + m_job_done, 0};
-    while (filled.length < kBufferBytes && m_job < m_jobs.size()) {
+    while (filled.length < m_buffer_bytes && m_job < m_jobs.size()) {
         const Job& job = m_jobs[m_job];
-        const uint64_t n = std::min(kBufferBytes - filled.length, job.run.length - m_job_done);
+        const uint64_t n = std::min(m_buffer_bytes - filled.length, job.run.length - m_job_done);
         const uint64_t address = job.run.address + m_job_done;
         uint8_t* dest = buffer + filled.length;
         if (job.forced) {
@@ -209,6 +241,7 @@ Result<void> PageCopier::fill(uint8_t* buffer, Filled& filled) {
     }
     CRIB_TRY(read_batch());
     hash(buffer, filled.length);
+    m_stats.read_seconds += seconds_since(start);
     return {};
 }
 

@@ -44,7 +44,7 @@ std::vector<uint8_t> expected_page(uint64_t address, uint8_t seed, uint64_t inde
 
 // Where the child put things; sent to the test through a pipe.
 struct Layout {
-    uint64_t anon, file, shared, no_access, guard;
+    uint64_t anon, file, shared, no_access, guard, big;
 };
 constexpr uint64_t kAnonPages = 64, kFilePages = 8, kSharedPages = 8, kNoAccessPages = 4,
                    kGuardPages = 4;
@@ -54,6 +54,11 @@ constexpr uint64_t kFileWritten[] = {2, 5};
 constexpr uint64_t kSharedByParent[] = {1, 3};  // written by the test, never by the child
 constexpr uint64_t kSharedByChild[] = {5};
 constexpr uint64_t kNoAccessWritten[] = {0, 2};
+// More than the copier's buffers hold (4 x 16 MiB), with holes so that
+// runs start and end inside buffers and cross from one to the next.
+constexpr uint64_t kBigPages = (80 << 20) / kPageSize;
+constexpr uint64_t kBigHoleEvery = 1001;
+constexpr uint8_t kBigSeed = 0xc0;
 constexpr uint8_t kAnonSeed = 0x10, kFileSeed = 0x40, kSharedSeed = 0x70, kNoAccessSeed = 0xa0;
 
 // Ranges of whole pages, coalesced, as dump_memory should produce them.
@@ -207,9 +212,15 @@ private:
         void* guard = mmap(nullptr, kGuardPages * kPageSize, PROT_NONE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-        layout = {reinterpret_cast<uint64_t>(anon), reinterpret_cast<uint64_t>(mapped),
+        auto* big =
+            static_cast<uint8_t*>(mmap(nullptr, kBigPages * kPageSize, PROT_READ | PROT_WRITE,
+                                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        for (uint64_t page = 0; page < kBigPages; ++page)
+            if (page % kBigHoleEvery != 0) fill_page(big + page * kPageSize, kBigSeed, page);
+
+        layout = {reinterpret_cast<uint64_t>(anon),     reinterpret_cast<uint64_t>(mapped),
                   reinterpret_cast<uint64_t>(m_shared), reinterpret_cast<uint64_t>(no_access),
-                  reinterpret_cast<uint64_t>(guard)};
+                  reinterpret_cast<uint64_t>(guard),    reinterpret_cast<uint64_t>(big)};
         if (write(report, &layout, sizeof layout) != sizeof layout || sum == 0) _exit(1);
         raise(SIGSTOP);
         _exit(0);
@@ -303,6 +314,39 @@ TEST_F(MemoryDump, NoAccessPagesAreReadThroughProcMem) {
     expect_contents(no_access, kNoAccessSeed);
     EXPECT_EQ(m_stats.forced_bytes, 2 * kPageSize);
     EXPECT_TRUE(vma_at(m_vmas, layout().guard).pages.empty());
+}
+
+TEST_F(MemoryDump, LargeRegionsGoThroughTheBufferPipeline) {
+    const Vma& big = vma_at(m_vmas, layout().big);
+    std::vector<std::pair<uint64_t, uint64_t>> want;
+    for (uint64_t first = 1; first < kBigPages; first += kBigHoleEvery) {
+        const uint64_t last = std::min(first + kBigHoleEvery - 1, kBigPages);
+        want.push_back({layout().big + first * kPageSize, (last - first) * kPageSize});
+    }
+    EXPECT_EQ(runs_in(big), want);
+    expect_contents(big, kBigSeed);
+    // Progress came buffer by buffer, not only at the end.
+    EXPECT_GE(m_progress.size(), 5u);
+}
+
+TEST_F(MemoryDump, SmallDumpOnOneThreadSavesTheSame) {
+    // The anonymous region alone fits one buffer: copied and stored without
+    // the second thread, to the same runs and checksums.
+    const Vma& anon = vma_at(m_vmas, layout().anon);
+    std::vector<Vma> alone{anon};
+    alone[0].pages.clear();
+    TempDir other;
+    auto stats = dump_memory(m_child->pid(), alone, other.path());
+    ASSERT_TRUE(stats) << stats.error().to_string();
+    ASSERT_EQ(alone[0].pages.size(), anon.pages.size());
+    for (size_t i = 0; i < anon.pages.size(); ++i) {
+        EXPECT_EQ(alone[0].pages[i].address, anon.pages[i].address);
+        EXPECT_EQ(alone[0].pages[i].length, anon.pages[i].length);
+        EXPECT_EQ(alone[0].pages[i].checksum, anon.pages[i].checksum);
+    }
+    auto reader = image::PagesReader::open(other.path());
+    ASSERT_TRUE(reader) << reader.error().to_string();
+    EXPECT_TRUE(reader->verify(alone));
 }
 
 TEST_F(MemoryDump, SpecialMappingsAreNotSaved) {
