@@ -24,9 +24,9 @@ extern "C" const uint8_t crib_collect_bpf_end[];
 namespace crib::kernel {
 namespace {
 
-// What the kernel's seq_file hands back per read(); a task record with its
-// paths fits in one step (32 KiB), so this only sets the syscall count.
-constexpr size_t kReadChunk = 256 * 1024;
+// What one read() may take; the kernel hands back at most its seq_file
+// buffer (32 KiB) per call anyway.
+constexpr size_t kReadChunk = 64 * 1024;
 
 // libbpf explains failures (a verifier log, a CO-RE relocation it could not
 // resolve) by printing; libraries here never print. While a guard lives its
@@ -85,14 +85,10 @@ private:
 
 Result<std::vector<uint8_t>> read_all(int fd, std::string_view program, pid_t pid) {
     std::vector<uint8_t> out;
+    std::vector<uint8_t> chunk(kReadChunk);
     for (;;) {
-        size_t used = out.size();
-        out.resize(used + kReadChunk);
-        ssize_t n = read(fd, out.data() + used, kReadChunk);
-        if (n < 0 && errno == EINTR) {
-            out.resize(used);
-            continue;
-        }
+        ssize_t n = read(fd, chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             int err = errno;
             if (err == E2BIG)
@@ -101,8 +97,8 @@ Result<std::vector<uint8_t>> read_all(int fd, std::string_view program, pid_t pi
             return make_error(err, "pid {}: reading iterator {}: {}", pid, program,
                               errno_name(err));
         }
-        out.resize(used + static_cast<size_t>(n));
         if (n == 0) return out;
+        out.insert(out.end(), chunk.begin(), chunk.begin() + n);
     }
 }
 

@@ -85,19 +85,23 @@ public:
     }
 
     // A string of `len` bytes with its NUL (bpf_d_path's count), or the
-    // errno bpf_d_path returned as an error about `what`.
-    Result<std::string> string(crib_rec_len len, std::string_view what) {
+    // errno bpf_d_path returned as an error about what `describe()` names
+    // (called only then: a process may have 10,000 of these).
+    template <typename Describe>
+    Result<std::string> string(crib_rec_len len, Describe describe) {
         if (len < 0)
-            return make_error(-len, "pid {}: {} has no path: {}", m_pid, what, errno_name(-len));
-        auto bytes = CRIB_TRY(take(static_cast<size_t>(len), what));
+            return make_error(-len, "pid {}: {} has no path: {}", m_pid, describe(),
+                              errno_name(-len));
+        auto bytes = CRIB_TRY(take(static_cast<size_t>(len), describe));
         std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         return std::string(text.substr(0, text.find('\0')));
     }
 
-    Result<std::span<const uint8_t>> take(size_t bytes, std::string_view what) {
+    template <typename Describe>
+    Result<std::span<const uint8_t>> take(size_t bytes, Describe describe) {
         if (bytes > m_record.size() - m_at)
             return make_error(EPROTO, "pid {}: record at offset {}: {} runs past its end", m_pid,
-                              m_offset, what);
+                              m_offset, describe());
         auto part = m_record.subspan(m_at, bytes);
         m_at += bytes;
         return part;
@@ -185,14 +189,14 @@ Result<void> decode_task(RecordReader& in, image::Process& out) {
     mm = {r.start_code,  r.end_code,  r.start_data, r.end_data,  r.start_brk, r.brk,
           r.start_stack, r.arg_start, r.arg_end,    r.env_start, r.env_end,   auxv_through_null(r)};
 
-    task.exe = CRIB_TRY(in.string(r.exe_len, "exe"));
-    task.cwd = CRIB_TRY(in.string(r.cwd_len, "cwd"));
-    task.root = CRIB_TRY(in.string(r.root_len, "root"));
+    task.exe = CRIB_TRY(in.string(r.exe_len, [] { return "exe"; }));
+    task.cwd = CRIB_TRY(in.string(r.cwd_len, [] { return "cwd"; }));
+    task.root = CRIB_TRY(in.string(r.root_len, [] { return "root"; }));
 
     if (r.groups_total > r.groups_count)
         return make_error(E2BIG, "pid {}: {} supplementary groups, more than the {} collected",
                           in.pid(), r.groups_total, r.groups_count);
-    auto groups = CRIB_TRY(in.take(r.groups_count * sizeof(uint32_t), "groups"));
+    auto groups = CRIB_TRY(in.take(r.groups_count * sizeof(uint32_t), [] { return "groups"; }));
     creds.groups.resize(r.groups_count);
     std::memcpy(creds.groups.data(), groups.data(), groups.size());
     return {};
@@ -226,7 +230,8 @@ Result<void> decode_vma(RecordReader& in, image::Process& out) {
     if (name->path.find("{}") == std::string_view::npos) {
         vma.path = name->path;
     } else {
-        std::string text = CRIB_TRY(in.string(r.path_len, fmt::format("vma {:#x}", r.start)));
+        std::string text =
+            CRIB_TRY(in.string(r.path_len, [&] { return fmt::format("vma {:#x}", r.start); }));
         vma.path = fmt::format(fmt::runtime(name->path), text);
     }
     auto special = std::find_if(kSpecialVmas.begin(), kSpecialVmas.end(),
@@ -270,7 +275,7 @@ Result<void> decode_file(RecordReader& in, image::Process& out) {
     auto r = in.fixed<crib_rec_file>();
     image::FileDesc file;
     file.fd = r.fd;
-    file.path = CRIB_TRY(in.string(r.path_len, fmt::format("fd {}", r.fd)));
+    file.path = CRIB_TRY(in.string(r.path_len, [&] { return fmt::format("fd {}", r.fd); }));
     file.kind = file_kind(r, file.path);
     file.flags = r.f_flags;
     file.pos = static_cast<uint64_t>(r.pos);
