@@ -7,8 +7,8 @@
 //
 //   crib-bench-memory [--rounds N] [--dir DIR] [--sizes MiB,MiB,...]
 //
-// pages.img goes to DIR (default $TMPDIR or /tmp): its file system decides
-// the write stage (O_DIRECT where allowed, page cache otherwise).
+// pages.img goes to DIR (default $TMPDIR or /tmp), once per write mode:
+// direct (O_DIRECT, the default) and cached (through the page cache).
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -22,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crib/proc/memory.hpp"
@@ -39,6 +40,11 @@ double seconds_since(Clock::time_point start) {
 double rate_mbs(uint64_t bytes, double seconds) {
     return static_cast<double>(bytes) / kMiB / seconds;
 }
+
+constexpr std::pair<crib::image::WriteMode, const char*> kModes[] = {
+    {crib::image::WriteMode::Direct, "direct"},
+    {crib::image::WriteMode::Cached, "cached"},
+};
 
 struct Options {
     int rounds = 3;
@@ -171,8 +177,8 @@ int main(int argc, char** argv) {
     std::printf("memcpy: %.0f MB/s (the limit; ratios below are against it)\n",
                 1.0 / memcpy_per_byte / kMiB);
     std::printf("pages.img in %s, best of %d rounds\n\n", options.dir.c_str(), options.rounds);
-    std::printf("%8s | %10s %6s | %9s %10s %6s | %8s %8s\n", "size", "readv MB/s", "/mcpy",
-                "dump ms", "dump MB/s", "/mcpy", "read ms", "write ms");
+    std::printf("%9s | %10s %6s | %6s | %9s %10s %6s | %8s %8s\n", "size", "readv MB/s", "/mcpy",
+                "mode", "dump ms", "dump MB/s", "/mcpy", "read ms", "write ms");
 
     for (const uint64_t size : options.sizes) {
         HeapChild child(size);
@@ -180,28 +186,33 @@ int main(int argc, char** argv) {
         const uint64_t bytes = heap.end - heap.start;
         const double readv = process_vm_readv_seconds(child, heap, options.rounds);
 
-        crib::proc::MemoryStats best;
-        best.seconds = 1e9;
-        for (int i = 0; i < options.rounds; ++i) {
-            std::string dir = options.dir + "/crib-bench-memory-XXXXXX";
-            if (!mkdtemp(dir.data())) {
-                std::perror(dir.c_str());
-                return 1;
-            }
-            std::vector<crib::image::Vma> vmas{heap};
-            auto stats = crib::proc::dump_memory(child.pid(), vmas, dir);
-            std::filesystem::remove_all(dir);
-            if (!stats) {
-                std::fprintf(stderr, "dump_memory: %s\n", stats.error().to_string().c_str());
-                return 1;
-            }
-            if (stats->seconds < best.seconds) best = *stats;
-        }
         const double limit = bytes * memcpy_per_byte;
-        std::printf("%5llu MiB | %10.0f %6.2f | %9.2f %10.0f %6.2f | %8.2f %8.2f\n",
-                    static_cast<unsigned long long>(size / kMiB), rate_mbs(bytes, readv),
-                    limit / readv, best.seconds * 1e3, rate_mbs(best.bytes, best.seconds),
-                    limit / best.seconds, best.read_seconds * 1e3, best.write_seconds * 1e3);
+        for (const auto& [mode, mode_name] : kModes) {
+            crib::proc::MemoryOptions dump_options;
+            dump_options.write_mode = mode;
+            crib::proc::MemoryStats best;
+            best.seconds = 1e9;
+            for (int i = 0; i < options.rounds; ++i) {
+                std::string dir = options.dir + "/crib-bench-memory-XXXXXX";
+                if (!mkdtemp(dir.data())) {
+                    std::perror(dir.c_str());
+                    return 1;
+                }
+                std::vector<crib::image::Vma> vmas{heap};
+                auto stats = crib::proc::dump_memory(child.pid(), vmas, dir, dump_options);
+                std::filesystem::remove_all(dir);
+                if (!stats) {
+                    std::fprintf(stderr, "dump_memory: %s\n", stats.error().to_string().c_str());
+                    return 1;
+                }
+                if (stats->seconds < best.seconds) best = *stats;
+            }
+            std::printf("%5llu MiB | %10.0f %6.2f | %6s | %9.2f %10.0f %6.2f | %8.2f %8.2f\n",
+                        static_cast<unsigned long long>(size / kMiB), rate_mbs(bytes, readv),
+                        limit / readv, mode_name, best.seconds * 1e3,
+                        rate_mbs(best.bytes, best.seconds), limit / best.seconds,
+                        best.read_seconds * 1e3, best.write_seconds * 1e3);
+        }
     }
     return 0;
 }

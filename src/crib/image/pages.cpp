@@ -80,12 +80,13 @@ uint64_t page_checksum(const void* data, uint64_t length) {
 
 // ---------------------------------------------------------------- writer
 
-Result<PagesWriter> PagesWriter::create(const std::string& dir) {
+Result<PagesWriter> PagesWriter::create(const std::string& dir, WriteMode mode) {
     std::string path = pages_path(dir);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return make_error(errno, "{}: create: {}", path, std::strerror(errno));
     // tmpfs and some FUSE file systems refuse O_DIRECT; they get buffered writes.
-    const int direct_fd = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    const int direct_fd =
+        mode == WriteMode::Direct ? ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC) : -1;
     PagesWriter writer(std::move(path), fd, direct_fd);
     Header header{};
     std::memcpy(header.magic, kMagic, sizeof kMagic);

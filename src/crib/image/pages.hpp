@@ -22,14 +22,25 @@ inline constexpr uint64_t kPagesDataOffset = kPageSize;  // the header takes the
 // XXH3-64 of bytes, the PageRun checksum.
 uint64_t page_checksum(const void* data, uint64_t length);
 
+// How pages.img reaches the disk.
+enum class WriteMode : uint8_t {
+    // Large page-aligned writes with O_DIRECT (where the file system allows
+    // it): the device copies from the caller's buffer, no CPU copies into the
+    // page cache, and dumping a big process does not push the page cache
+    // out. A restore soon after reads from the device, though.
+    Direct,
+    // Everything through the page cache: a copy more per byte written, and a
+    // restore soon after reads from memory.
+    Cached,
+};
+
 // Writes DIR/pages.img. reserve() hands out file offsets in order; write()
 // fills them, possibly on another thread than the one reserving (one writer
-// thread at a time). Large page-aligned writes go to disk with O_DIRECT where
-// the file system allows it, bypassing a copy into the page cache. A writer destroyed before
-// finish() removes its file, so a failed dump leaves no pages.img that looks complete.
+// thread at a time). A writer destroyed before finish() removes its file, so
+// a failed dump leaves no pages.img that looks complete.
 class PagesWriter {
 public:
-    static Result<PagesWriter> create(const std::string& dir);
+    static Result<PagesWriter> create(const std::string& dir, WriteMode mode = WriteMode::Direct);
 
     PagesWriter(PagesWriter&& other) noexcept;
     PagesWriter& operator=(PagesWriter&& other) noexcept;
@@ -57,7 +68,7 @@ private:
 
     std::string m_path;
     int m_fd = -1;
-    int m_direct_fd = -1;  // -1 where the file system refuses O_DIRECT
+    int m_direct_fd = -1;  // -1 for WriteMode::Cached or where O_DIRECT is refused
     uint64_t m_end = kPagesDataOffset;
 };
 

@@ -18,7 +18,6 @@
 #include <optional>
 #include <thread>
 
-#include "crib/image/pages.hpp"
 #include "crib/proc/memory_scan.hpp"
 
 namespace crib::proc {
@@ -319,7 +318,7 @@ Result<MemoryStats> dump_memory(pid_t pid, std::vector<image::Vma>& vmas, const 
     }
     stats.scan_seconds = seconds_since(start);
 
-    auto writer = CRIB_TRY(image::PagesWriter::create(dir));
+    auto writer = CRIB_TRY(image::PagesWriter::create(dir, options.write_mode));
     for (Job& job : jobs) {
         job.run.file_offset = writer.reserve(job.run.length);
         stats.bytes += job.run.length;

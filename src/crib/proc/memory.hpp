@@ -12,6 +12,7 @@
 
 #include "base/result.hpp"
 #include "crib/image/model.hpp"
+#include "crib/image/pages.hpp"
 
 namespace crib::proc {
 
@@ -19,6 +20,8 @@ struct MemoryOptions {
     // Bytes stored so far and in all: called on the calling thread before
     // each 16 MiB buffer is filled and once at the end.
     std::function<void(uint64_t done, uint64_t total)> progress;
+    // Direct: the fastest dump, least CPU; Cached: for a restore soon after.
+    image::WriteMode write_mode = image::WriteMode::Direct;
 };
 
 struct MemoryStats {

@@ -278,6 +278,26 @@ protected:
         }
     }
 
+    // Dumping VMA alone, with MODE, gives the runs the whole dump gave it.
+    void expect_same_alone(const Vma& vma, image::WriteMode mode) {
+        std::vector<Vma> alone{vma};
+        alone[0].pages.clear();
+        TempDir other;
+        MemoryOptions options;
+        options.write_mode = mode;
+        auto stats = dump_memory(m_child->pid(), alone, other.path(), options);
+        ASSERT_TRUE(stats) << stats.error().to_string();
+        ASSERT_EQ(alone[0].pages.size(), vma.pages.size());
+        for (size_t i = 0; i < vma.pages.size(); ++i) {
+            EXPECT_EQ(alone[0].pages[i].address, vma.pages[i].address);
+            EXPECT_EQ(alone[0].pages[i].length, vma.pages[i].length);
+            EXPECT_EQ(alone[0].pages[i].checksum, vma.pages[i].checksum);
+        }
+        auto reader = image::PagesReader::open(other.path());
+        ASSERT_TRUE(reader) << reader.error().to_string();
+        EXPECT_TRUE(reader->verify(alone));
+    }
+
     TempDir m_dir;
     std::unique_ptr<MemoryChild> m_child;
     std::vector<Vma> m_vmas;
@@ -332,21 +352,11 @@ TEST_F(MemoryDump, LargeRegionsGoThroughTheBufferPipeline) {
 TEST_F(MemoryDump, SmallDumpOnOneThreadSavesTheSame) {
     // The anonymous region alone fits one buffer: copied and stored without
     // the second thread, to the same runs and checksums.
-    const Vma& anon = vma_at(m_vmas, layout().anon);
-    std::vector<Vma> alone{anon};
-    alone[0].pages.clear();
-    TempDir other;
-    auto stats = dump_memory(m_child->pid(), alone, other.path());
-    ASSERT_TRUE(stats) << stats.error().to_string();
-    ASSERT_EQ(alone[0].pages.size(), anon.pages.size());
-    for (size_t i = 0; i < anon.pages.size(); ++i) {
-        EXPECT_EQ(alone[0].pages[i].address, anon.pages[i].address);
-        EXPECT_EQ(alone[0].pages[i].length, anon.pages[i].length);
-        EXPECT_EQ(alone[0].pages[i].checksum, anon.pages[i].checksum);
-    }
-    auto reader = image::PagesReader::open(other.path());
-    ASSERT_TRUE(reader) << reader.error().to_string();
-    EXPECT_TRUE(reader->verify(alone));
+    expect_same_alone(vma_at(m_vmas, layout().anon), image::WriteMode::Direct);
+}
+
+TEST_F(MemoryDump, CachedWritesSaveTheSame) {
+    expect_same_alone(vma_at(m_vmas, layout().big), image::WriteMode::Cached);
 }
 
 TEST_F(MemoryDump, SpecialMappingsAreNotSaved) {
