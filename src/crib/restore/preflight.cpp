@@ -72,7 +72,22 @@ Result<void> check_pages(const image::Process& process, const std::string& dir) 
                            [](const image::Vma& vma) { return !vma.pages.empty(); });
     if (!any) return {};
     auto reader = CRIB_TRY(image::PagesReader::open(dir));
-    return reader.verify(process.vmas);
+    for (const image::Vma& vma : process.vmas) {
+        for (const image::PageRun& run : vma.pages) {
+            if (run.address < vma.start || run.address + run.length > vma.end ||
+                run.length % image::kPageSize || run.address % image::kPageSize)
+                return make_error(EBADMSG,
+                                  "pages.img: offset {}: run {:#x}+{:#x} lies outside its mapping "
+                                  "{:#x}-{:#x} or is not page aligned",
+                                  run.file_offset, run.address, run.length, vma.start, vma.end);
+            if (run.file_offset + run.length > reader.size())
+                return make_error(EBADMSG,
+                                  "pages.img: offset {}: truncated: the run for {:#x} needs {} "
+                                  "bytes, the file ends at {}",
+                                  run.file_offset, run.address, run.length, reader.size());
+        }
+    }
+    return {};
 }
 
 Result<void> check_special_mappings(const image::Process& process) {

@@ -14,8 +14,10 @@
 namespace crib::restore {
 
 Result<void> check_files(const image::Process& process);
-// Every run inside its mapping and matching its checksum: a short or
-// corrupt pages.img is refused before anything is created.
+// Every run inside its mapping and inside pages.img: a short pages.img is
+// refused before anything is created. Checksums are checked as the child
+// reads the runs into place (one pass over the file, not two); a mismatch
+// then fails the restore with nothing left behind all the same.
 Result<void> check_pages(const image::Process& process, const std::string& dir);
 Result<void> check_special_mappings(const image::Process& process);
 

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/stat.h>
@@ -58,6 +59,8 @@ Result<void> restore_task_basics(const image::Task& task) {
         // The group lives on only if someone in our session still leads it.
         setpgid(0, task.pgid);
     }
+    // The threads the restorer creates inherit the name.
+    prctl(PR_SET_NAME, task.comm.c_str());
     umask(task.umask);
     if (personality(task.personality) < 0)
         return make_error(errno, "cannot set personality {:#x}: {}", task.personality,
@@ -196,10 +199,17 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
     if (process.threads[0].tid != process.task.pid)
         return make_error(EINVAL, "the image's first thread {} is not its leader {}",
                           process.threads[0].tid, process.task.pid);
+    using Clock = std::chrono::steady_clock;
+    auto ms_since = [](Clock::time_point t) {
+        return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+    };
+    auto started = Clock::now();
     CRIB_TRY(check_files(process));
     CRIB_TRY(check_pages(process, dir_for_pages));
     CRIB_TRY(check_special_mappings(process));
     CRIB_TRY(wait_for_free_ids(process, options.pid_wait, options.log));
+    double checks_ms = ms_since(started);
+    auto cloned = Clock::now();
 
     Pipe sync, status;
     CRIB_TRY(sync.open());
@@ -225,6 +235,11 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
         if (write(sync.write_end(), "g", 1) != 1)
             return make_error(errno, "cannot start the restoring child: {}", strerror(errno));
         Hole hole = CRIB_TRY(tracer->wait_for_restorer(status.read_end(), kBuildLimit));
+        if (options.log)
+            options.log(
+                LogLevel::Debug,
+                fmt::format("pid {}: checks and pid wait {:.1f} ms, files and memory {:.1f} ms",
+                            pid, checks_ms, ms_since(cloned)));
         return tracer->finish(process, hole);
     };
     if (auto done = finish(); !done) {
@@ -232,8 +247,8 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
         return std::move(done).error();
     }
     if (options.log)
-        options.log(LogLevel::Info,
-                    fmt::format("restored pid {} with {} thread(s)", pid, process.threads.size()));
+        options.log(LogLevel::Info, fmt::format("restored pid {} with {} thread(s) in {:.1f} ms",
+                                                pid, process.threads.size(), ms_since(started)));
     return pid;
 }
 

@@ -354,6 +354,8 @@ TEST_F(RestoreTest, AnotherProgramGetsItsExeAndTheVdsoAtItsSavedAddress) {
     std::string line = fmt::format("{:x}-{:x}", vdso->start, vdso->end);
     EXPECT_NE(maps.find(line + " r-xp"), std::string::npos) << maps;
     EXPECT_EQ(read_link("/proc/" + std::to_string(pid) + "/exe"), saved.task.exe);
+    for (pid_t tid : task_ids(pid))
+        EXPECT_EQ(proc_file(pid, fmt::format("task/{}/comm", tid)), saved.task.comm + "\n");
 }
 
 TEST_F(RestoreTest, CredentialsAndTimersComeBackInEveryThread) {
@@ -459,6 +461,21 @@ TEST_F(RestoreRefusalTest, TruncatedPagesAreRefused) {
     auto restored = restore(m_saved);
     ASSERT_FALSE(restored);
     EXPECT_NE(restored.error().message().find("pages.img"), std::string::npos)
+        << restored.error().message();
+    expect_nothing_left();
+}
+
+TEST_F(RestoreRefusalTest, CorruptPagesFailTheRestoreWithNothingLeft) {
+    const image::PageRun& run = m_saved.vmas[0].pages.at(0);
+    std::fstream pages(m_dir / "pages.img", std::ios::in | std::ios::out | std::ios::binary);
+    pages.seekg(run.file_offset);
+    char byte = static_cast<char>(pages.get() ^ 0x5a);
+    pages.seekp(run.file_offset);
+    pages.put(byte);
+    pages.close();
+    auto restored = restore(m_saved);
+    ASSERT_FALSE(restored);
+    EXPECT_NE(restored.error().message().find("checksum mismatch"), std::string::npos)
         << restored.error().message();
     expect_nothing_left();
 }
