@@ -22,6 +22,15 @@ inline bool in_ci() {
     return std::getenv("CI") != nullptr;
 }
 
+// Polls `condition` every 5 ms for up to `timeout_ms`.
+inline bool wait_until(const std::function<bool()>& condition, int timeout_ms = 5000) {
+    for (int waited = 0; waited < timeout_ms; waited += 5) {
+        if (condition()) return true;
+        usleep(5000);
+    }
+    return condition();
+}
+
 // One end of the line protocol between the test and a child.
 class Channel {
 public:

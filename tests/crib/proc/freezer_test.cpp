@@ -23,6 +23,7 @@ namespace {
 
 using test::Channel;
 using test::Child;
+using test::wait_until;
 
 // Shared with the children (MAP_SHARED before fork): what their spinning
 // threads count.
@@ -82,14 +83,6 @@ void busy_child(const Channel& channel) {
             _exit(0);
         }
     }
-}
-
-bool wait_until(const std::function<bool()>& condition, int timeout_ms = 5000) {
-    for (int waited = 0; waited < timeout_ms; waited += 5) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return condition();
 }
 
 class FreezerTest : public ::testing::Test {
