@@ -123,7 +123,10 @@ static void set_creds(const struct crib_rst_creds* c) {
 /* Per-thread state, then the stop where the tracer takes over. */
 __attribute__((noreturn)) static void finish_thread(const struct crib_rst_args* args,
                                                     const struct crib_rst_thread* t) {
-    struct stack_t_ ss = {t->altstack_sp, (int32_t)t->altstack_flags, 0, t->altstack_size};
+    /* SS_ONSTACK only says the thread was running on it at the dump: the
+     * kernel refuses it as a flag to set. */
+    struct stack_t_ ss = {t->altstack_sp, (int32_t)(t->altstack_flags & ~1u), 0,
+                          t->altstack_size};
     if (!(t->altstack_flags & 2 /* SS_DISABLE */))
         check(SYS(NR_SIGALTSTACK, &ss, 0, 0, 0, 0, 0), CRIB_RST_STEP_ALTSTACK);
     if (t->rseq_address)
@@ -205,11 +208,10 @@ __attribute__((noreturn, used)) void crib_restorer_main(struct crib_rst_args* ar
               CRIB_RST_STEP_PROTECT_VMA);
     }
 
-    if (args->set_mm) {
+    if (args->set_mm)
         check(SYS(NR_PRCTL, PR_SET_MM, PR_SET_MM_MAP, &args->mm, sizeof(args->mm), 0, 0),
               CRIB_RST_STEP_MM_MAP);
-        if (args->mm.exe_fd >= 0) SYS(NR_CLOSE, args->mm.exe_fd, 0, 0, 0, 0, 0);
-    }
+    if (args->mm.exe_fd >= 0) SYS(NR_CLOSE, args->mm.exe_fd, 0, 0, 0, 0, 0);
 
     for (int sig = 1; sig <= 64; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
