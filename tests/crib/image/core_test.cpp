@@ -1,8 +1,8 @@
 // core.img: round trips, and refusal of every kind of damage with the file
-// and offset named. The forging helpers below follow docs/image-format.md on
-// their own, so the tests also hold the document to the code.
+// and offset named. Damage is forged with forge.hpp, which follows
+// docs/image-format.md on its own, so the tests also hold the document to
+// the code.
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <cstring>
 #include <filesystem>
@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "crib/image/forge.hpp"
 #include "crib/image/image.hpp"
 #include "crib/image/sample_image.hpp"
 #include "crib/image/schema.hpp"
@@ -20,54 +21,13 @@
 namespace crib::image {
 namespace {
 
-using test_data::rich_image;
+using namespace test_data;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using Bytes = std::vector<uint8_t>;
-
-constexpr size_t kHeaderSize = 32;
-constexpr size_t kHeadSize = 16;
-
-template <typename T>
-T get(const Bytes& bytes, size_t offset) {
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof value);
-    return value;
-}
-
-template <typename T>
-void set(Bytes& bytes, size_t offset, T value) {
-    std::memcpy(bytes.data() + offset, &value, sizeof value);
-}
-
 Bytes encode(const Image& image) {
     auto bytes = encode_core(image);
     EXPECT_TRUE(bytes) << bytes.error().to_string();
     return bytes ? *bytes : Bytes{};
-}
-
-// Header fields after an edit: body size from the file's length, checksum
-// over the 24 bytes before it.
-void reseal_header(Bytes& bytes, uint32_t record_count) {
-    set<uint32_t>(bytes, 12, record_count);
-    set<uint64_t>(bytes, 16, bytes.size() - kHeaderSize);
-    set<uint64_t>(bytes, 24, XXH3_64bits(bytes.data(), 24));
-}
-
-struct RecordAt {
-    size_t offset;
-    uint16_t tag;
-    uint32_t size;
-};
-
-std::vector<RecordAt> records_of(const Bytes& bytes) {
-    std::vector<RecordAt> out;
-    for (size_t pos = kHeaderSize; pos + kHeadSize <= bytes.size();) {
-        RecordAt record{pos, get<uint16_t>(bytes, pos), get<uint32_t>(bytes, pos + 4)};
-        out.push_back(record);
-        pos += kHeadSize + record.size;
-    }
-    return out;
 }
 
 RecordAt first_record(const Bytes& bytes, RecordTag tag, size_t skip = 0) {
@@ -75,28 +35,6 @@ RecordAt first_record(const Bytes& bytes, RecordTag tag, size_t skip = 0) {
         if (record.tag == uint16_t(tag) && skip-- == 0) return record;
     ADD_FAILURE() << "no record with tag " << uint16_t(tag);
     return {};
-}
-
-// The payload checksum is seeded with the head's first 8 bytes.
-void reseal_record(Bytes& bytes, size_t offset) {
-    uint64_t seed = get<uint64_t>(bytes, offset);
-    uint32_t size = get<uint32_t>(bytes, offset + 4);
-    set<uint64_t>(bytes, offset + 8,
-                  XXH3_64bits_withSeed(bytes.data() + offset + kHeadSize, size, seed));
-}
-
-Bytes make_record(uint16_t tag, uint16_t flags, const Bytes& payload) {
-    Bytes record(kHeadSize + payload.size());
-    set<uint16_t>(record, 0, tag);
-    set<uint16_t>(record, 2, flags);
-    set<uint32_t>(record, 4, uint32_t(payload.size()));
-    std::copy(payload.begin(), payload.end(), record.begin() + kHeadSize);
-    reseal_record(record, 0);
-    return record;
-}
-
-uint32_t record_count(const Bytes& bytes) {
-    return get<uint32_t>(bytes, 12);
 }
 
 std::string refusal(const Bytes& bytes) {
