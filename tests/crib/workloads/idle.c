@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     WL_EXPECT(read(data[0], got, sizeof got) == kInFlight && memcmp(got, bytes, kInFlight) == 0,
               "pipe lost its %d bytes in flight", kInFlight);
     uint64_t count = 0;
+    fcntl(efd, F_SETFL, O_NONBLOCK); /* a lost count must fail, not hang */
     WL_EXPECT(read(efd, &count, 8) == 8 && count == 5, "eventfd count %llu, expected 5",
               (unsigned long long)count);
     sigset_t pending;

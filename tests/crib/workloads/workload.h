@@ -9,12 +9,19 @@
  *         the time (counters, checksummed memory being rewritten, data moving
  *         through pipes) so that a dump catches it mid-work.
  * Check:  the harness creates DIR/check (after `crib restore`, or after
- *         `crib dump --leave-running`) and then sends SIGUSR1 once. Every
- *         workload counts SIGUSR1 in an SA_SIGINFO|SA_RESTART handler
- *         installed at start, so a handler lost in the dump kills it. On
- *         seeing DIR/check it waits (at most kSignalWaitMs) for that signal,
- *         verifies everything it owns, and writes DIR/result: "ok\n" or
- *         "fail: <what>\n" (the first failure). It then exits 0 or 1.
+ *         `crib dump --leave-running`). The workload answers with
+ *         DIR/checking, which tells the harness its code runs again (a
+ *         process still being restored must not get signals), and the harness
+ *         sends SIGUSR1 once. Every workload counts SIGUSR1 in an
+ *         SA_SIGINFO|SA_RESTART handler installed at start, so a handler lost
+ *         in the dump kills it. The workload waits (at most kSignalWaitMs)
+ *         for that signal, verifies everything it owns, and writes
+ *         DIR/result: "ok\n" or "fail: <what>\n" (the first failure). It
+ *         then exits 0 or 1.
+ *         The exception is idle, which sleeps in pause(2) so that two dumps
+ *         see the same registers: it looks for DIR/check only when SIGUSR1
+ *         wakes it, so the harness signals it without waiting for
+ *         DIR/checking (idle is only ever checked while running unharmed).
  * Common checks (wl_finish): getpid() and gettid() of the main thread equal
  *         the values recorded at start, the SIGUSR1 handler is still
  *         installed with its flags and was called (by kill(2)).
@@ -144,7 +151,9 @@ static inline void wl_ready(void) {
 }
 
 static inline int wl_check_requested(void) {
-    return access(wl_path("check"), F_OK) == 0;
+    if (access(wl_path("check"), F_OK) != 0) return 0;
+    if (access(wl_path("checking"), F_OK) != 0) wl_write_file("checking", "");
+    return 1;
 }
 
 /* For hot loops: looks for DIR/check at most every kCheckPollMs. */
