@@ -1,13 +1,13 @@
 #include "crib/restore/address_space.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -80,6 +80,11 @@ Result<void> stage_vma(const image::Vma& vma, uint64_t at, const image::PagesRea
     bool shared = vma.flags & MAP_SHARED;
     int flags = MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE) | (vma.flags & MAP_GROWSDOWN);
     void* where = reinterpret_cast<void*>(at);
+    // Writable while it is filled; with nothing to fill it keeps its own
+    // protection (execute comes with the final mprotect), so a large
+    // PROT_NONE reservation is not charged as writable memory.
+    int staging_prot = vma.pages.empty() ? static_cast<int>(vma.prot & (PROT_READ | PROT_WRITE))
+                                         : PROT_READ | PROT_WRITE;
     void* got;
     if (vma.kind == image::VmaKind::File) {
         bool writes_file = shared && (vma.prot & PROT_WRITE);
@@ -89,8 +94,8 @@ Result<void> stage_vma(const image::Vma& vma, uint64_t at, const image::PagesRea
                               vma.end, vma.path, strerror(errno));
         // A shared file mapping's contents are the file's: it keeps its
         // protection and is not filled.
-        int prot = shared ? (vma.prot & (PROT_READ | PROT_WRITE)) : PROT_READ | PROT_WRITE;
-        got = mmap(where, size, prot, flags, fd, vma.pgoff);
+        got = mmap(where, size, shared ? (vma.prot & (PROT_READ | PROT_WRITE)) : staging_prot,
+                   flags, fd, vma.pgoff);
         int saved = errno;
         close(fd);
         if (got == MAP_FAILED)
@@ -98,7 +103,7 @@ Result<void> stage_vma(const image::Vma& vma, uint64_t at, const image::PagesRea
                               vma.start, vma.end, vma.path, vma.pgoff, strerror(saved));
         if (shared) return {};
     } else {
-        got = mmap(where, size, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS, -1, 0);
+        got = mmap(where, size, staging_prot, flags | MAP_ANONYMOUS, -1, 0);
         if (got == MAP_FAILED)
             return make_error(errno, "mapping {:#x}-{:#x}: cannot stage anonymous memory: {}",
                               vma.start, vma.end, strerror(errno));
@@ -234,8 +239,10 @@ Result<StagedRestorer> stage_address_space(const image::Process& process,
         return make_error(ENOMEM, "no free range of {} bytes for the restorer in the saved layout",
                           hole_size);
     uint64_t hole = *found;
-    void* got = mmap(reinterpret_cast<void*>(hole), hole_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    // Reserved inaccessible: only what the restorer itself uses is memory
+    // now; each staged mapping replaces its part of the reservation.
+    void* got = mmap(reinterpret_cast<void*>(hole), hole_size, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     if (got == MAP_FAILED)
         return make_error(errno, "cannot reserve the restorer hole {:#x}+{:#x}: {}", hole,
                           hole_size, strerror(errno));
@@ -244,9 +251,11 @@ Result<StagedRestorer> stage_address_space(const image::Process& process,
     uint64_t stacks_at = args_at + args_size;
     uint64_t parking_at = stacks_at + stacks_size;
     uint64_t staged_at = parking_at + parking_size;
+    if (mprotect(reinterpret_cast<void*>(hole), blob_size, PROT_READ | PROT_WRITE | PROT_EXEC) ||
+        mprotect(reinterpret_cast<void*>(args_at), args_size + stacks_size, PROT_READ | PROT_WRITE))
+        return make_error(errno, "cannot make the restorer's part of the hole usable: {}",
+                          strerror(errno));
     std::memcpy(reinterpret_cast<void*>(hole), blob.data(), blob.size());
-    if (mprotect(reinterpret_cast<void*>(hole), blob_size, PROT_READ | PROT_WRITE | PROT_EXEC))
-        return make_error(errno, "cannot make the restorer executable: {}", strerror(errno));
 
     Arena arena(args_at, args_size);
     auto* args = arena.take<crib_rst_args>(1);
@@ -328,6 +337,10 @@ Result<StagedRestorer> stage_address_space(const image::Process& process,
 
     auto* sigs = arena.take<crib_rst_signal>(signals);
     auto queue = [&](int32_t tid, const image::PendingSignal& p) {
+        // Neither can wait behind a mask: queued, SIGKILL would end the
+        // restore and SIGSTOP stop it halfway. They were not delivered yet
+        // at the dump; they are dropped.
+        if (signal_of(p) == SIGKILL || signal_of(p) == SIGSTOP) return;
         crib_rst_signal& s = sigs[args->nr_signals++];
         s.tid = tid;
         s.signo = signal_of(p);

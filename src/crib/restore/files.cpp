@@ -102,12 +102,16 @@ private:
         return raise(std::move(fd), file);
     }
 
-    // A FIFO opens without blocking once this process holds it read-write.
+    // A FIFO opens without blocking once this process holds it read-write;
+    // its bytes in flight went with the dumped process and are written
+    // back once.
     Result<Fd> fifo(const image::FileDesc& file) {
         Fd both(open(file.path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
         if (both.get() < 0) return fd_error(file, "cannot open FIFO");
         Fd fd(open(file.path.c_str(), access_mode(file.flags) | O_NONBLOCK | O_CLOEXEC));
         if (fd.get() < 0) return fd_error(file, "cannot open FIFO");
+        if (!file.data.empty() && m_filled_fifos.insert(file.path).second)
+            CRIB_TRY(fill(both, file));
         return set_status(std::move(fd), file);
     }
 
@@ -161,6 +165,7 @@ private:
     int m_floor;
     std::map<std::string, int> m_inherited;
     std::map<std::string, std::pair<Fd, Fd>> m_pipes;  // path -> read end, write end
+    std::set<std::string> m_filled_fifos;
 };
 
 }  // namespace

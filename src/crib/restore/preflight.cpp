@@ -90,6 +90,19 @@ Result<void> check_pages(const image::Process& process, const std::string& dir) 
     return {};
 }
 
+void warn_changed_mappings(const image::Process& process, const LogSink& log) {
+    if (!log) return;
+    for (const image::Vma& vma : process.vmas) {
+        struct stat st;
+        if (vma.kind != image::VmaKind::File || vma.ino == 0 || stat(vma.path.c_str(), &st) != 0 ||
+            st.st_ino == vma.ino)
+            continue;
+        log(LogLevel::Warn, fmt::format("mapping {:#x}-{:#x}: '{}' is not the file mapped at the "
+                                        "dump (inode {}, now {}): its pages may differ",
+                                        vma.start, vma.end, vma.path, vma.ino, st.st_ino));
+    }
+}
+
 Result<void> check_special_mappings(const image::Process& process) {
     auto own = CRIB_TRY(read_own_maps());
     CRIB_TRY(match_special_mappings(process, own));

@@ -227,7 +227,14 @@ bool pid_free(pid_t pid) {
 TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals) {
     std::string data = (m_dir / "data.txt").string();
     std::ofstream(data) << "0123456789abcdef";
+    std::string fifo = (m_dir / "fifo").string();
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
     pid_t pid = start_child(3, [&] {
+        // A FIFO it reads from, holding bytes nobody else will see.
+        int ffd = open(fifo.c_str(), O_RDWR | O_NONBLOCK);
+        if (write(ffd, "fifo!", 5) != 5) _exit(1);
+        dup2(ffd, 26);
+        close(ffd);
         int fd = open(data.c_str(), O_RDWR | O_APPEND);
         lseek(fd, 7, SEEK_SET);
         dup2(fd, 20);
@@ -250,6 +257,11 @@ TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals)
         std::string bytes(1000, 'x');
         for (size_t i = 0; i < bytes.size(); i++) bytes[i] = static_cast<char>('a' + i % 26);
         if (write(24, bytes.data(), bytes.size()) != 1000) _exit(1);
+        // A reservation larger than this machine's memory, as language
+        // runtimes make: it must not be staged as writable memory.
+        if (mmap(nullptr, uint64_t{256} << 30, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
+            MAP_FAILED)
+            _exit(1);
     });
     Status before = ask(pid);
     image::Process saved = snapshot(pid);
@@ -323,6 +335,12 @@ TEST_F(RestoreTest, ProcessRunsOnUnderItsPidWithItsThreadsMemoryFilesAndSignals)
     EXPECT_EQ(std::stoull(field("/proc/" + std::to_string(pid) + "/fdinfo/21", "eventfd-count:"),
                           nullptr, 16),
               42u);
+
+    int fifo_fd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    char fifo_bytes[16] = {};
+    EXPECT_EQ(read(fifo_fd, fifo_bytes, sizeof(fifo_bytes)), 5);
+    EXPECT_STREQ(fifo_bytes, "fifo!");
+    close(fifo_fd);
 
     int in_flight = open((base + "/fd/23").c_str(), O_RDONLY | O_NONBLOCK);
     std::string bytes(2000, '\0');

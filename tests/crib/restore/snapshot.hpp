@@ -157,7 +157,7 @@ inline void snapshot_vmas(pid_t pid, image::Process& out, const std::string& dir
         bool saved = v.kind == image::VmaKind::Anon || v.kind == image::VmaKind::Heap ||
                      v.kind == image::VmaKind::Stack ||
                      (v.kind == image::VmaKind::File && (v.flags & MAP_PRIVATE));
-        if (!saved) continue;
+        if (!saved || v.prot == PROT_NONE) continue;  // reservations and guards: never touched
         std::vector<char> bytes(v.end - v.start);
         if (pread(mem, bytes.data(), bytes.size(), v.start) != static_cast<ssize_t>(bytes.size()))
             continue;  // unreadable (guard pages): left untouched
