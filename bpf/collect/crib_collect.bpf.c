@@ -65,7 +65,9 @@ static __u32 string_bytes(crib_rec_len len)
 
 static void read_sigactions(struct crib_rec_task *r, struct sighand_struct *sighand)
 {
-    const char *base = (const char *)sighand + bpf_core_field_offset(struct sighand_struct, action);
+    const char *base = (const char *)sighand +
+                       bpf_core_field_offset(struct sighand_struct, action) +
+                       bpf_core_field_offset(struct k_sigaction, sa);
     __u64 size = bpf_core_type_size(struct k_sigaction);
     __u32 handler = bpf_core_field_offset(struct sigaction, sa_handler);
     __u32 flags = bpf_core_field_offset(struct sigaction, sa_flags);

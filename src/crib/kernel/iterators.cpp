@@ -30,7 +30,8 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 // libbpf explains failures (a verifier log, a CO-RE relocation it could not
 // resolve) by printing; libraries here never print. While a guard lives its
-// warnings are kept, the last one for the error message.
+// warnings are caught, all of them in order (the cause is not always the
+// first one), for the error message.
 // TODO(lead): one copy with src/btf/btf.cpp's LibbpfCapture once btf
 // exports it.
 class LibbpfCapture {
@@ -51,10 +52,13 @@ private:
         std::string_view text(line);
         if (text.starts_with("libbpf: ")) text.remove_prefix(8);
         while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-        if (!text.empty()) t_said = text;
+        if (text.empty() || t_said.size() > kMaxSaid) return n;
+        if (!t_said.empty()) t_said += "; ";
+        t_said += text;
         return n;
     }
 
+    static constexpr size_t kMaxSaid = 4096;
     static thread_local std::string t_said;
     libbpf_print_fn_t m_previous;
 };

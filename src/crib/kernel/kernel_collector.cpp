@@ -1,6 +1,7 @@
 #include "crib/kernel/kernel_collector.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -23,24 +24,20 @@ constexpr std::array kIterators{kTaskIterator, kVmaIterator, kFileIterator};
 // system-wide page whose mode is fixed at boot, the same line for every
 // 64-bit process: taken once from our own maps.
 Result<std::optional<image::Vma>> gate_vma() {
-    std::string maps = CRIB_TRY(proc::read_proc_file("/proc/self/maps"));
-    size_t end = maps.find("[vsyscall]");
-    if (end == std::string::npos) return std::optional<image::Vma>();
-    size_t begin = maps.rfind('\n', end);
-    begin = begin == std::string::npos ? 0 : begin + 1;
-    auto words = proc::split_words(std::string_view(maps).substr(begin, end - begin));
-    if (words.size() < 2 || words[1].size() < 3)
-        return make_error(EPROTO, "/proc/self/maps: malformed [vsyscall] line");
-    size_t dash = words[0].find('-');
-    image::Vma vma;
-    vma.start = CRIB_TRY(proc::parse_number(words[0].substr(0, dash), 16, "vsyscall start"));
-    vma.end = CRIB_TRY(proc::parse_number(words[0].substr(dash + 1), 16, "vsyscall end"));
-    vma.prot = (words[1][0] == 'r' ? PROT_READ : 0) | (words[1][1] == 'w' ? PROT_WRITE : 0) |
-               (words[1][2] == 'x' ? PROT_EXEC : 0);
-    vma.flags = MAP_PRIVATE | MAP_ANONYMOUS;
-    vma.kind = image::VmaKind::Vsyscall;
-    vma.path = "[vsyscall]";
-    return std::optional<image::Vma>(std::move(vma));
+    for (const proc::MapsLine& line : CRIB_TRY(proc::read_maps(getpid()))) {
+        if (line.path != "[vsyscall]") continue;
+        image::Vma vma;
+        vma.start = line.start;
+        vma.end = line.end;
+        for (size_t bit = 0; bit < 3 && bit < line.perms.size(); ++bit)
+            if (line.perms[bit] != '-')
+                vma.prot |= std::array{PROT_READ, PROT_WRITE, PROT_EXEC}[bit];
+        vma.flags = MAP_PRIVATE | MAP_ANONYMOUS;
+        vma.kind = image::VmaKind::Vsyscall;
+        vma.path = line.path;
+        return std::optional<image::Vma>(std::move(vma));
+    }
+    return std::optional<image::Vma>();
 }
 
 Result<std::optional<image::Vma>> shared_gate_vma() {

@@ -584,6 +584,41 @@ TEST(KernelIterators, WalkOnlyTheTargetProcess) {
     }
 }
 
+// Without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN the kernel refuses the
+// iterators; the error says which capabilities are missing. Run in a child
+// that drops them, so the test process keeps its own.
+TEST(KernelIterators, LoadWithoutCapabilitiesSaysWhy) {
+    if (skip_without_bpf()) GTEST_SKIP() << "BPF iterators are not permitted here";
+    int report[2];
+    ASSERT_EQ(pipe(report), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct caps[2]{};
+        syscall(SYS_capget, &header, caps);
+        for (int cap : {CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN}) {
+            caps[cap / 32].effective &= ~(1u << (cap % 32));
+            caps[cap / 32].permitted &= ~(1u << (cap % 32));
+        }
+        if (syscall(SYS_capset, &header, caps) != 0) _exit(2);
+        auto loaded = IteratorObject::load();
+        std::string said = loaded ? "loaded" : loaded.error().to_string();
+        if (write(report[1], said.data(), said.size()) < 0) _exit(3);
+        _exit(loaded ? 1 : 0);
+    }
+    close(report[1]);
+    char buffer[4096];
+    ssize_t n = read(report[0], buffer, sizeof buffer);
+    close(report[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0) << std::string(buffer, std::max<ssize_t>(n, 0));
+    std::string said(buffer, static_cast<size_t>(n));
+    EXPECT_NE(said.find("CAP_BPF"), std::string::npos) << said;
+    EXPECT_NE(said.find("EPERM"), std::string::npos) << said;
+}
+
 TEST(KernelRecords, TruncatedAndUnknownRecordsAreRefusedWithTheirOffset) {
     image::Process out;
     std::vector<uint8_t> bytes = {3, 0, 0, 0, 200, 0, 0, 0};  // a VMA record claiming 200 bytes
