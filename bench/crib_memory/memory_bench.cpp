@@ -31,7 +31,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kMiB = 1 << 20;
-constexpr uint64_t kReadGranule = 16 * kMiB;  // what dump_memory hands process_vm_readv
+constexpr uint64_t kReadGranule = 8 * kMiB;  // what dump_memory hands process_vm_readv
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();

@@ -26,10 +26,10 @@ namespace {
 
 // Two stages on two threads: the calling thread copies pages out of the
 // process (process_vm_readv, many iovecs a call) into one of a few big
-// buffers and hashes them while they are in cache; a writer thread stores
+// buffers and hashes each right after the copy; a writer thread stores
 // full buffers into pages.img. Runs are laid out in pages.img in the order
 // they are read, so each buffer is one contiguous stretch of the file.
-constexpr uint64_t kBufferBytes = 16 << 20;
+constexpr uint64_t kBufferBytes = 8 << 20;
 constexpr int kBufferCount = 4;
 constexpr size_t kMaxIovecs = 1024;  // UIO_MAXIOV
 
@@ -149,25 +149,31 @@ private:
 
 Result<void> PageCopier::run(image::PagesWriter& writer, uint64_t total,
                              const MemoryOptions& options) {
-    // Buffers no bigger than the dump, populated up front: a fault per page
-    // of a fresh buffer would cost more than the copy into it.
+    if (total == 0) {
+        if (options.progress) options.progress(0, 0);
+        return {};
+    }
+    // Buffers no bigger than the dump, on huge pages where the system has
+    // them and populated up front: faulting in a fresh buffer page by page
+    // costs a good part of what copying into it does.
     m_buffer_bytes = std::min(kBufferBytes, total);
     const uint64_t count =
-        total == 0 ? 0
-                   : std::min<uint64_t>(kBufferCount, (total + kBufferBytes - 1) / kBufferBytes);
+        std::min<uint64_t>(kBufferCount, (total + kBufferBytes - 1) / kBufferBytes);
     const size_t mapped = m_buffer_bytes * count;
-    void* memory = mapped == 0 ? nullptr
-                               : mmap(nullptr, mapped, PROT_READ | PROT_WRITE,
-                                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    void* memory =
+        mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED)
         return make_error(errno, "pid {}: {} bytes of copy buffers: {}", m_pid, mapped,
                           std::strerror(errno));
+    // Both are hints: without them the buffers fault in as they are used.
+    madvise(memory, mapped, MADV_HUGEPAGE);
+    madvise(memory, mapped, MADV_POPULATE_WRITE);
     std::vector<uint8_t*> buffers;
     for (uint64_t i = 0; i < count; ++i)
         buffers.push_back(static_cast<uint8_t*>(memory) + i * m_buffer_bytes);
     auto result = count == 1 ? run_alone(writer, buffers[0], total, options)
                              : run_pipelined(writer, std::move(buffers), total, options);
-    if (memory) munmap(memory, mapped);
+    munmap(memory, mapped);
     if (result && options.progress) options.progress(total, total);
     return result;
 }

@@ -18,7 +18,7 @@ namespace crib::proc {
 
 struct MemoryOptions {
     // Bytes stored so far and in all: called on the calling thread before
-    // each 16 MiB buffer is filled and once at the end.
+    // each 8 MiB buffer is filled and once at the end.
     std::function<void(uint64_t done, uint64_t total)> progress;
     // Direct: the fastest dump, least CPU; Cached: for a restore soon after.
     image::WriteMode write_mode = image::WriteMode::Direct;

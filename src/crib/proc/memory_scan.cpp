@@ -122,7 +122,7 @@ Result<std::vector<PageRange>> PageSelector::scan(const image::Vma& vma, uint64_
         const int n = ioctl(m_pagemap, kPagemapScan, &arg);
         if (n < 0) {
             const int error = errno;
-            if (error == ENOTTY || error == EINVAL)
+            if (error == ENOTTY)
                 return make_error(error,
                                   "pid {}: PAGEMAP_SCAN of {:#x}-{:#x} refused ({}): crib needs "
                                   "Linux 6.7 or later to choose pages",

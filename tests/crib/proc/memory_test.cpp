@@ -54,7 +54,7 @@ constexpr uint64_t kFileWritten[] = {2, 5};
 constexpr uint64_t kSharedByParent[] = {1, 3};  // written by the test, never by the child
 constexpr uint64_t kSharedByChild[] = {5};
 constexpr uint64_t kNoAccessWritten[] = {0, 2};
-// More than the copier's buffers hold (4 x 16 MiB), with holes so that
+// More than the copier's buffers hold (4 x 8 MiB), with holes so that
 // runs start and end inside buffers and cross from one to the next.
 constexpr uint64_t kBigPages = (80 << 20) / kPageSize;
 constexpr uint64_t kBigHoleEvery = 1001;
