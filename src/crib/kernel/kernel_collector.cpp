@@ -1,12 +1,16 @@
 #include "crib/kernel/kernel_collector.hpp"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <set>
+#include <string>
 #include <string_view>
+#include <tuple>
 
 #include "crib/kernel/iterators.hpp"
 #include "crib/kernel/records.hpp"
@@ -45,6 +49,33 @@ Result<std::optional<image::Vma>> shared_gate_vma() {
     return gate;
 }
 
+// A file mapped through overlayfs (or FUSE passthrough) is a "backing
+// file": the VMA holds the layer's file, whose path bpf_d_path gives from
+// the layer's private mount ("/f") and whose inode is the layer's, while
+// /proc/PID/maps shows the path and inode the process opened. Telling such
+// files apart in BPF needs an f_mode bit that moves between kernel
+// releases; instead a mapped path must name the mapped inode from here, and
+// one that does not is taken from /proc/PID/map_files as maps shows it.
+Result<void> resolve_mapped_files(pid_t pid, std::vector<image::Vma>& vmas) {
+    std::set<std::tuple<std::string, uint64_t, uint64_t>> checked;
+    for (image::Vma& vma : vmas) {
+        if (vma.kind != image::VmaKind::File) continue;
+        if (checked.contains({vma.path, vma.dev, vma.ino})) continue;
+        struct stat st {};
+        if (stat(vma.path.c_str(), &st) == 0 && st.st_dev == vma.dev && st.st_ino == vma.ino) {
+            checked.insert({vma.path, vma.dev, vma.ino});
+            continue;
+        }
+        std::string link = fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, vma.start, vma.end);
+        vma.path = CRIB_TRY(proc::read_proc_link(link));
+        if (stat(link.c_str(), &st) != 0)
+            return make_error(errno, "stat {} ({}): {}", link, vma.path, errno_name(errno));
+        vma.dev = st.st_dev;
+        vma.ino = st.st_ino;
+    }
+    return {};
+}
+
 // The kernel lists every thread of the process; one the freezer does not
 // hold would run on during the dump.
 Result<void> check_threads(const proc::Freezer& freezer, const image::Process& out) {
@@ -76,6 +107,7 @@ Result<void> collect_kernel(const proc::Freezer& freezer, image::Process& out) {
         return make_error(ESRCH, "pid {}: the task iterator did not report the process", pid);
     CRIB_TRY(check_threads(freezer, out));
 
+    CRIB_TRY(resolve_mapped_files(pid, out.vmas));
     if (auto gate = CRIB_TRY(shared_gate_vma())) out.vmas.push_back(*gate);
     std::sort(out.vmas.begin(), out.vmas.end(),
               [](const image::Vma& a, const image::Vma& b) { return a.start < b.start; });

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -555,6 +556,52 @@ TEST_F(KernelCollectorTest, SameImageAsTheProcfsCollector) {
     EXPECT_EQ(
         first_difference(image::to_json({kernel_view, {}}), image::to_json({procfs_view, {}})), "");
     EXPECT_TRUE(kernel_view == procfs_view);
+}
+
+// A file mapped through overlayfs: the VMA holds the layer's file, yet the
+// image must name the file the process mapped, as /proc/PID/maps does.
+TEST(KernelCollectorOverlay, MappedFileKeepsTheOverlayPath) {
+    if (skip_without_bpf()) GTEST_SKIP() << "BPF iterators are not permitted here";
+    std::string dir = temp_dir();
+    for (const char* sub : {"/lower", "/upper", "/work", "/merged"})
+        std::filesystem::create_directory(dir + sub);
+    std::ofstream(dir + "/lower/data") << std::string(4096, 'o');
+    std::string options =
+        fmt::format("lowerdir={0}/lower,upperdir={0}/upper,workdir={0}/work", dir);
+    if (mount("overlay", (dir + "/merged").c_str(), "overlay", 0, options.c_str()) != 0) {
+        int err = errno;
+        std::filesystem::remove_all(dir);
+        if (!in_ci() && (err == EPERM || err == ENODEV))
+            GTEST_SKIP() << "cannot mount overlayfs here: " << std::strerror(err);
+        FAIL() << "mount overlay: " << std::strerror(err);
+    }
+    std::string mapped = dir + "/merged/data";
+    uint64_t address = 0;
+    {
+        Child child([&](const Channel& channel) {
+            int fd = open(mapped.c_str(), O_RDONLY);
+            void* at = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+            channel.send(std::to_string(reinterpret_cast<uint64_t>(at)));
+            channel.receive(-1);
+        });
+        address = std::stoull(child.receive());
+        auto freezer = proc::Freezer::freeze(child.pid());
+        ASSERT_TRUE(freezer) << freezer.error().to_string();
+        image::Process process;
+        auto collected = collect_kernel(**freezer, process);
+        ASSERT_TRUE(collected) << collected.error().to_string();
+        auto vma = std::find_if(process.vmas.begin(), process.vmas.end(),
+                                [&](const image::Vma& v) { return v.start == address; });
+        ASSERT_NE(vma, process.vmas.end());
+        struct stat st {};
+        ASSERT_EQ(stat(mapped.c_str(), &st), 0);
+        EXPECT_EQ(vma->kind, image::VmaKind::File);
+        EXPECT_EQ(vma->path, mapped);
+        EXPECT_EQ(vma->dev, st.st_dev);
+        EXPECT_EQ(vma->ino, st.st_ino);
+    }
+    umount2((dir + "/merged").c_str(), MNT_DETACH);
+    std::filesystem::remove_all(dir);
 }
 
 // The task.pid link filter: the kernel walks the target's threads and
