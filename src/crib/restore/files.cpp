@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +17,7 @@ namespace {
 
 // Flags open(2) must not see again: the file exists now, and O_CLOEXEC is
 // applied to the final number.
-constexpr int kNotReopened = O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY | O_CLOEXEC;
+constexpr int kNotReopened = O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC;
 // Status flags F_SETFL may change on an open description.
 constexpr int kStatusFlags = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
 
@@ -81,11 +82,17 @@ public:
         if (file.kind == image::FileKind::Pipe && file.path.starts_with("pipe:["))
             return pipe_end(file, all);
         if (file.kind == image::FileKind::Pipe) return fifo(file);
-        int fd = open(file.path.c_str(), (file.flags & ~kNotReopened) | O_CLOEXEC);
+        // O_NOCTTY: a terminal reopened by the new session leader must not
+        // become its controlling terminal behind its back.
+        int fd = open(file.path.c_str(), (file.flags & ~kNotReopened) | O_NOCTTY | O_CLOEXEC);
         if (fd < 0) return fd_error(file, "cannot reopen");
         Fd out(fd);
-        if (file.kind == image::FileKind::Regular && lseek(fd, file.pos, SEEK_SET) < 0)
+        bool seekable = file.kind == image::FileKind::Regular && !(file.flags & O_PATH);
+        if (seekable && lseek(fd, file.pos, SEEK_SET) < 0)
             return fd_error(file, fmt::format("cannot seek to {} in", file.pos).c_str());
+        // A directory's position is where readdir goes on; a file system
+        // that cannot seek there restarts it from the beginning.
+        if (file.kind == image::FileKind::Directory && file.pos) lseek(fd, file.pos, SEEK_SET);
         return raise(std::move(out), file);
     }
 
@@ -174,6 +181,13 @@ Result<void> restore_files(const std::vector<image::FileDesc>& files, std::vecto
     int top = 2;
     for (const image::FileDesc& f : files) top = std::max(top, f.fd);
     int floor = top + 1;
+    // Room for the saved numbers and the helpers above them; the saved
+    // limits are set after the files are in place.
+    rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < rlim_t(floor) + 64) {
+        nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, rlim_t(floor) + 64);
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     for (int* helper : helpers) {
         if (*helper >= floor) continue;
         int moved = fcntl(*helper, F_DUPFD_CLOEXEC, floor);

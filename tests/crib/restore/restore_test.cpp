@@ -406,6 +406,30 @@ TEST_F(RestoreTest, CredentialsAndTimersComeBackInEveryThread) {
     }
 }
 
+TEST_F(RestoreTest, FdNumbersAboveTheCallersLimitComeBack) {
+    rlimit own;
+    getrlimit(RLIMIT_NOFILE, &own);
+    if (own.rlim_max < 4096) GTEST_SKIP() << "the hard RLIMIT_NOFILE is " << own.rlim_max;
+    pid_t pid = start_child(1, [] {
+        rlimit wide{4096, 4096};
+        setrlimit(RLIMIT_NOFILE, &wide);
+        int fd = open("/dev/null", O_RDONLY);
+        dup2(fd, 3000);
+        close(fd);
+    });
+    image::Process saved = snapshot(pid);
+    rlimit narrow{1024, own.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &narrow);
+    auto restored = restore(saved);
+    setrlimit(RLIMIT_NOFILE, &own);
+    ASSERT_TRUE(restored) << restored.error().message();
+    EXPECT_EQ(read_link(fmt::format("/proc/{}/fd/3000", pid)), "/dev/null");
+    rlimit theirs;
+    ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, nullptr, &theirs), 0);
+    EXPECT_EQ(theirs.rlim_cur, 4096u);
+    EXPECT_GT(ask(pid).counters[0], 0u);
+}
+
 // Failures: refused before anything runs, nothing left behind.
 class RestoreRefusalTest : public RestoreTest {
 protected:
