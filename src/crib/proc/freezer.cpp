@@ -35,8 +35,15 @@ Result<void> check_freezable(pid_t pid) {
         return make_error(EINVAL, "{} is a thread of process {}: freeze the process", pid, tgid);
     if (pid == getpid()) return make_error(EPERM, "process {} is crib itself", pid);
     std::string_view state = find_field(*status, "State").value_or("");
-    if (!state.empty() && (state[0] == 'Z' || state[0] == 'X'))
+    if (!state.empty() && (state[0] == 'Z' || state[0] == 'X')) {
+        auto threads = list_threads(pid);
+        if (threads && threads->size() > 1)
+            return make_error(EINVAL,
+                              "the leader of process {} has exited while its other threads run: "
+                              "not supported",
+                              pid);
         return make_error(ESRCH, "process {} is a zombie (exited, not reaped yet)", pid);
+    }
     auto stat = CRIB_TRY(StatLine::read(pid));
     if (CRIB_TRY(stat.field(9)) & kPfKthread)
         return make_error(EPERM, "process {} ({}) is a kernel thread", pid, stat.comm());

@@ -30,6 +30,7 @@ using test::wait_until;
 struct Shared {
     std::atomic<uint64_t> spins{0};
     std::atomic<int> handled{0};
+    std::atomic<int> errors{0};
 };
 
 Shared* shared_page() {
@@ -198,6 +199,42 @@ TEST_F(FreezerTest, SignalsSentWhileFrozenAreDeliveredOnceAfterThaw) {
     EXPECT_TRUE(wait_until([&] { return shared_page()->handled.load() == 3; }));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_EQ(shared_page()->handled.load(), 3);
+}
+
+// A child whose SIGRTMIN handler queues the next SIGRTMIN, numbered: the
+// thread is forever dequeuing a signal, so freezes catch it mid-delivery (a
+// signal-delivery stop). No number may be skipped or repeated, and the chain
+// must go on after each thaw.
+TEST_F(FreezerTest, SignalsCaughtMidDeliveryAreDeliveredOnce) {
+    Child child([](const Channel& channel) {
+        struct sigaction action {};
+        action.sa_flags = SA_SIGINFO;
+        action.sa_sigaction = [](int, siginfo_t* info, void*) {
+            Shared* shared = shared_page();
+            int expected = shared->handled.load();
+            if (info->si_value.sival_int != expected) shared->errors.fetch_add(1);
+            shared->handled.store(expected + 1);
+            sigqueue(getpid(), SIGRTMIN, sigval{expected + 1});
+        };
+        sigaction(SIGRTMIN, &action, nullptr);
+        channel.send("ready");
+        for (;;) pause();
+    });
+    ASSERT_EQ(child.receive(), "ready");
+    shared_page()->handled = 0;
+    shared_page()->errors = 0;
+    ASSERT_EQ(sigqueue(child.pid(), SIGRTMIN, sigval{0}), 0);
+    for (int round = 0; round < 100; round++) {
+        auto frozen = Freezer::freeze(child.pid());
+        ASSERT_TRUE(frozen) << frozen.error().message();
+        int handled = shared_page()->handled.load();
+        usleep(1000);
+        ASSERT_EQ(shared_page()->handled.load(), handled) << "a handler ran while frozen";
+        ASSERT_TRUE((*frozen)->thaw());
+        ASSERT_TRUE(wait_until([&] { return shared_page()->handled.load() > handled; }))
+            << "the signal chain stopped: a signal was lost";
+    }
+    EXPECT_EQ(shared_page()->errors.load(), 0);
 }
 
 TEST_F(FreezerTest, AStoppedProcessStaysStopped) {
