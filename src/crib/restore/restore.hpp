@@ -29,6 +29,9 @@ struct RestoreOptions {
 // the caller and lets it run; returns its pid (== the saved pid). The caller
 // waits for it (waitpid) or not. On any failure nothing is left behind (the
 // half-built child is killed and reaped) and the error says why.
+// The child is made with a raw clone3 (set_tid has no libc wrapper), so no
+// atfork handler runs: call this while no other thread of the caller can
+// hold a libc lock (malloc's), as crib's CLI and tests do.
 Result<pid_t> restore_process(const std::string& dir, const RestoreOptions& options);
 
 // The same from an image in memory, page contents from dir_for_pages/pages.img.
