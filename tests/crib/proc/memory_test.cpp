@@ -44,7 +44,7 @@ std::vector<uint8_t> expected_page(uint64_t address, uint8_t seed, uint64_t inde
 
 // Where the child put things; sent to the test through a pipe.
 struct Layout {
-    uint64_t anon, file, shared, no_access, guard, big;
+    uint64_t anon, file, shared, no_access, guard, big, huge;
 };
 constexpr uint64_t kAnonPages = 64, kFilePages = 8, kSharedPages = 8, kNoAccessPages = 4,
                    kGuardPages = 4;
@@ -59,6 +59,12 @@ constexpr uint64_t kNoAccessWritten[] = {0, 2};
 constexpr uint64_t kBigPages = (80 << 20) / kPageSize;
 constexpr uint64_t kBigHoleEvery = 1001;
 constexpr uint8_t kBigSeed = 0xc0;
+// Two huge-page-sized halves asking for transparent huge pages: the first
+// written whole, the second on one page only. A huge page, where the system
+// gives one, makes its whole 2 MiB present.
+constexpr uint64_t kHugeBytes = 2 << 20;
+constexpr uint64_t kHugeSecondWritten = 7;
+constexpr uint8_t kHugeSeed = 0xe0;
 constexpr uint8_t kAnonSeed = 0x10, kFileSeed = 0x40, kSharedSeed = 0x70, kNoAccessSeed = 0xa0;
 
 // Ranges of whole pages, coalesced, as dump_memory should produce them.
@@ -218,9 +224,20 @@ private:
         for (uint64_t page = 0; page < kBigPages; ++page)
             if (page % kBigHoleEvery != 0) fill_page(big + page * kPageSize, kBigSeed, page);
 
+        auto* reserve = static_cast<uint8_t*>(mmap(nullptr, 3 * kHugeBytes, PROT_READ | PROT_WRITE,
+                                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        auto* huge = reinterpret_cast<uint8_t*>(
+            (reinterpret_cast<uint64_t>(reserve) + kHugeBytes - 1) & ~(kHugeBytes - 1));
+        madvise(huge, 2 * kHugeBytes, MADV_HUGEPAGE);
+        for (uint64_t page = 0; page < kHugeBytes / kPageSize; ++page)
+            fill_page(huge + page * kPageSize, kHugeSeed, page);
+        const uint64_t second = kHugeBytes / kPageSize + kHugeSecondWritten;
+        fill_page(huge + second * kPageSize, kHugeSeed, second);
+
         layout = {reinterpret_cast<uint64_t>(anon),     reinterpret_cast<uint64_t>(mapped),
                   reinterpret_cast<uint64_t>(m_shared), reinterpret_cast<uint64_t>(no_access),
-                  reinterpret_cast<uint64_t>(guard),    reinterpret_cast<uint64_t>(big)};
+                  reinterpret_cast<uint64_t>(guard),    reinterpret_cast<uint64_t>(big),
+                  reinterpret_cast<uint64_t>(huge)};
         if (write(report, &layout, sizeof layout) != sizeof layout || sum == 0) _exit(1);
         raise(SIGSTOP);
         _exit(0);
@@ -357,6 +374,41 @@ TEST_F(MemoryDump, SmallDumpOnOneThreadSavesTheSame) {
 
 TEST_F(MemoryDump, CachedWritesSaveTheSame) {
     expect_same_alone(vma_at(m_vmas, layout().big), image::WriteMode::Cached);
+}
+
+TEST_F(MemoryDump, HugePagesAreSavedWithWhatTheyHold) {
+    const uint64_t huge = layout().huge;
+    const uint64_t second = kHugeBytes / kPageSize + kHugeSecondWritten;
+    const uint64_t written_end = huge + kHugeBytes;
+    const uint64_t one_page = huge + second * kPageSize;
+    const Vma* vma = nullptr;
+    for (const Vma& candidate : m_vmas)
+        if (candidate.start <= huge && huge < candidate.end) vma = &candidate;
+    ASSERT_NE(vma, nullptr);
+    // Every written page is saved; anything else saved (the rest of a huge
+    // page) must read as zeros.
+    std::vector<bool> saved_pages(2 * kHugeBytes / kPageSize);
+    auto reader = image::PagesReader::open(m_dir.path());
+    ASSERT_TRUE(reader) << reader.error().to_string();
+    for (const PageRun& run : vma->pages) {
+        if (run.address + run.length <= huge || run.address >= huge + 2 * kHugeBytes) continue;
+        std::vector<uint8_t> bytes(run.length);
+        ASSERT_TRUE(reader->read(run, bytes.data()));
+        for (uint64_t at = 0; at < run.length; at += kPageSize) {
+            const uint64_t address = run.address + at;
+            if (address < huge || address >= huge + 2 * kHugeBytes) continue;
+            const uint64_t index = (address - huge) / kPageSize;
+            saved_pages[index] = true;
+            const bool written = address < written_end || address == one_page;
+            const auto want = written ? expected_page(address, kHugeSeed, index)
+                                      : std::vector<uint8_t>(kPageSize, 0);
+            EXPECT_EQ(0, std::memcmp(bytes.data() + at, want.data(), kPageSize))
+                << "page at " << std::hex << address;
+        }
+    }
+    for (uint64_t index = 0; index < kHugeBytes / kPageSize; ++index)
+        EXPECT_TRUE(saved_pages[index]) << "page " << index;
+    EXPECT_TRUE(saved_pages[second]);
 }
 
 TEST_F(MemoryDump, SpecialMappingsAreNotSaved) {
