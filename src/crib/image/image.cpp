@@ -186,7 +186,7 @@ public:
         if (const uint8_t* p = sized(name, 1, v)) v.assign(p, p + v.size());
     }
     void blob(std::string_view name, std::vector<uint8_t>& v) {
-        if (const uint8_t* p = sized(name, 1, v)) std::memcpy(v.data(), p, v.size());
+        if (const uint8_t* p = sized(name, 1, v)) std::copy(p, p + v.size(), v.begin());
     }
     template <size_t N>
     void raw(std::string_view name, std::array<uint8_t, N>& v) {

@@ -96,6 +96,11 @@ public:
         return out;
     }
     size_t size() const { return m_set.size(); }
+    std::vector<std::string> paths() const {
+        std::vector<std::string> out;
+        for (const auto& [path, set] : m_set) out.push_back(path);
+        return out;
+    }
 
     template <typename F>
     void nest(std::string_view name, F&& walk) {
@@ -116,8 +121,7 @@ private:
     std::map<std::string, bool> m_set;
 };
 
-TEST(Core, SampleSetsEveryField) {
-    Image image = rich_image();
+Coverage coverage_of(const Image& image) {
     Coverage coverage;
     for_each_record_type([&](auto record) {
         using R = decltype(record);
@@ -128,8 +132,24 @@ TEST(Core, SampleSetsEveryField) {
                 fields(coverage, R::slot(image));
         });
     });
+    return coverage;
+}
+
+TEST(Core, SampleSetsEveryField) {
+    Coverage coverage = coverage_of(rich_image());
     EXPECT_GT(coverage.size(), 80u);
     EXPECT_THAT(coverage.defaults(), ::testing::IsEmpty());
+}
+
+// A field added to schema.hpp but not to the document fails here.
+TEST(Core, DocumentNamesEveryField) {
+    std::ifstream file(std::string(CRIB_SOURCE_DIR) + "/docs/image-format.md");
+    std::string doc((std::istreambuf_iterator<char>(file)), {});
+    ASSERT_FALSE(doc.empty());
+    for (const auto& path : coverage_of(rich_image()).paths()) {
+        std::string name = path.substr(path.rfind('.') + 1);
+        EXPECT_THAT(doc, HasSubstr(name)) << path;
+    }
 }
 
 TEST(Core, RoundTripKeepsEveryField) {
