@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -119,6 +120,15 @@ Result<void> stage_vma(const image::Vma& vma, uint64_t at, const image::PagesRea
     return {};
 }
 
+uint64_t own_status_mask(const std::string& key) {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.starts_with(key)) return std::stoull(line.substr(key.size()), nullptr, 16);
+    return 0;
+}
+
+// Credentials are set only where they differ from the restoring process's:
+// then every part is set, in every thread.
 Result<crib_rst_creds> creds_to_set(const image::Credentials& saved, Arena& arena) {
     crib_rst_creds out{};
     uid_t r, e, s;
@@ -131,19 +141,24 @@ Result<crib_rst_creds> creds_to_set(const image::Credentials& saved, Arena& aren
     __user_cap_data_struct caps[2]{};
     syscall(SYS_capget, &header, caps);
     auto join = [](uint32_t lo, uint32_t hi) { return uint64_t{hi} << 32 | lo; };
-    bool same = saved.uids[0] == r && saved.uids[1] == e && saved.uids[2] == s &&
-                saved.gids[0] == gr && saved.gids[1] == ge && saved.gids[2] == gs &&
-                std::vector<uint32_t>(groups.begin(), groups.end()) == saved.groups &&
-                join(caps[0].effective, caps[1].effective) == saved.cap_effective &&
-                join(caps[0].permitted, caps[1].permitted) == saved.cap_permitted &&
-                join(caps[0].inheritable, caps[1].inheritable) == saved.cap_inheritable;
-    if (same) return out;
+    image::Credentials own;
+    own.uids = {r, e, s, static_cast<uint32_t>(setfsuid(-1))};
+    own.gids = {gr, ge, gs, static_cast<uint32_t>(setfsgid(-1))};
+    own.groups.assign(groups.begin(), groups.end());
+    own.cap_effective = join(caps[0].effective, caps[1].effective);
+    own.cap_permitted = join(caps[0].permitted, caps[1].permitted);
+    own.cap_inheritable = join(caps[0].inheritable, caps[1].inheritable);
+    own.cap_bounding = own_status_mask("CapBnd:");
+    own.cap_ambient = own_status_mask("CapAmb:");
+    if (own == saved) return out;
     out.set = 1;
-    std::copy_n(saved.uids.begin(), 3, out.uids);
-    std::copy_n(saved.gids.begin(), 3, out.gids);
+    std::copy_n(saved.uids.begin(), 4, out.uids);
+    std::copy_n(saved.gids.begin(), 4, out.gids);
     out.cap_effective = saved.cap_effective;
     out.cap_permitted = saved.cap_permitted;
     out.cap_inheritable = saved.cap_inheritable;
+    out.cap_bounding = saved.cap_bounding;
+    out.cap_ambient = saved.cap_ambient;
     out.ngroups = saved.groups.size();
     auto* list = arena.take<uint32_t>(saved.groups.size());
     if (!list) return make_error(ENOMEM, "restorer argument area too small for the groups");

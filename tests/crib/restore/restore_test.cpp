@@ -6,6 +6,7 @@
 
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -403,6 +404,35 @@ TEST_F(RestoreTest, CredentialsAndTimersComeBackInEveryThread) {
         EXPECT_EQ(field(status, "Gid:\t"), "1000\t1001\t1000\t1001") << "thread " << tid;
         EXPECT_EQ(field(status, "Groups:\t"), "1001 ") << "thread " << tid;
         EXPECT_EQ(field(status, "CapEff:\t"), "0000000000000000") << "thread " << tid;
+    }
+}
+
+TEST_F(RestoreTest, CapabilitySetsComeBackInEveryThread) {
+    constexpr int kBoot = 22, kNetRaw = 13;  // CAP_SYS_BOOT, CAP_NET_RAW
+    pid_t pid = start_child(2, [] {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct caps[2]{};
+        syscall(SYS_capget, &header, caps);
+        caps[0].inheritable |= 1u << kNetRaw;
+        if (syscall(SYS_capset, &header, caps) || prctl(PR_CAPBSET_DROP, kBoot) ||
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, kNetRaw, 0, 0))
+            _exit(1);
+    });
+    image::Process saved = snapshot(pid);
+    ASSERT_FALSE(saved.task.creds.cap_bounding & (1ull << kBoot));
+    auto restored = restore(saved);
+    ASSERT_TRUE(restored) << restored.error().message();
+    ask(pid);
+    for (pid_t tid : task_ids(pid)) {
+        std::string status = fmt::format("/proc/{}/task/{}/status", pid, tid);
+        EXPECT_EQ(std::stoull(field(status, "CapBnd:\t"), nullptr, 16),
+                  saved.task.creds.cap_bounding)
+            << "thread " << tid;
+        EXPECT_EQ(std::stoull(field(status, "CapAmb:\t"), nullptr, 16), 1ull << kNetRaw)
+            << "thread " << tid;
+        EXPECT_EQ(std::stoull(field(status, "CapInh:\t"), nullptr, 16),
+                  saved.task.creds.cap_inheritable)
+            << "thread " << tid;
     }
 }
 

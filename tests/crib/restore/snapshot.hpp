@@ -272,6 +272,8 @@ inline image::Process snapshot_and_kill(pid_t pid, const SelfReport* report_addr
     task.creds.cap_inheritable = std::stoull(field(base + "/status", "CapInh:\t"), nullptr, 16);
     task.creds.cap_permitted = std::stoull(field(base + "/status", "CapPrm:\t"), nullptr, 16);
     task.creds.cap_effective = std::stoull(field(base + "/status", "CapEff:\t"), nullptr, 16);
+    task.creds.cap_bounding = std::stoull(field(base + "/status", "CapBnd:\t"), nullptr, 16);
+    task.creds.cap_ambient = std::stoull(field(base + "/status", "CapAmb:\t"), nullptr, 16);
     for (size_t r = 0; r < image::kRlimitCount; r++)
         task.rlimits[r] = {report.rlimits[r].rlim_cur, report.rlimits[r].rlim_max};
     std::copy(std::begin(report.sigactions), std::end(report.sigactions), task.sigactions.begin());

@@ -73,8 +73,8 @@ struct crib_rst_signal {
 struct crib_rst_creds {
     uint32_t set; /* 0: keep the restoring process's credentials */
     uint32_t ngroups;
-    uint32_t uids[3], gids[3]; /* real, effective, saved */
-    uint64_t cap_inheritable, cap_permitted, cap_effective;
+    uint32_t uids[4], gids[4]; /* real, effective, saved, fs */
+    uint64_t cap_inheritable, cap_permitted, cap_effective, cap_bounding, cap_ambient;
     uint64_t groups; /* address of ngroups uint32_t */
 };
 

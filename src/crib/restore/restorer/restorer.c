@@ -20,6 +20,8 @@
 #define NR_SETRESGID 119
 #define NR_SETGROUPS 116
 #define NR_CAPSET 126
+#define NR_SETFSUID 122
+#define NR_SETFSGID 123
 #define NR_SIGALTSTACK 131
 #define NR_PRCTL 157
 #define NR_SET_TID_ADDRESS 218
@@ -33,6 +35,10 @@
 #define PR_SET_MM 35
 #define PR_SET_MM_MAP 14
 #define PR_SET_KEEPCAPS 8
+#define PR_CAPBSET_DROP 24
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define EINVAL 22
 #define SIG_SETMASK 2
 #define SIGKILL 9
 #define SIGSTOP 19
@@ -105,12 +111,23 @@ struct cap_data {
     uint32_t effective, permitted, inheritable;
 };
 
+/* Capabilities are per thread: every thread runs this. The bounding set
+ * shrinks while the thread still has CAP_SETPCAP; keepcaps carries the
+ * permitted set over the uid change; ambient ones need it back in place. */
 static void set_creds(const struct crib_rst_creds* c) {
     if (!c->set) return;
     check(SYS(NR_PRCTL, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0), CRIB_RST_STEP_CREDS);
+    for (int cap = 0; cap < 64; cap++) {
+        if (c->cap_bounding & (1ULL << cap)) continue;
+        long ret = SYS(NR_PRCTL, PR_CAPBSET_DROP, cap, 0, 0, 0, 0);
+        if (ret != -EINVAL) check(ret, CRIB_RST_STEP_CREDS); /* EINVAL: past the last cap */
+    }
     check(SYS(NR_SETGROUPS, c->ngroups, c->groups, 0, 0, 0, 0), CRIB_RST_STEP_CREDS);
     check(SYS(NR_SETRESGID, c->gids[0], c->gids[1], c->gids[2], 0, 0, 0), CRIB_RST_STEP_CREDS);
     check(SYS(NR_SETRESUID, c->uids[0], c->uids[1], c->uids[2], 0, 0, 0), CRIB_RST_STEP_CREDS);
+    /* setfs[ug]id return the old id, never an error. */
+    SYS(NR_SETFSGID, c->gids[3], 0, 0, 0, 0, 0);
+    SYS(NR_SETFSUID, c->uids[3], 0, 0, 0, 0, 0);
     struct cap_header header = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
     struct cap_data data[2] = {
         {(uint32_t)c->cap_effective, (uint32_t)c->cap_permitted, (uint32_t)c->cap_inheritable},
@@ -118,6 +135,10 @@ static void set_creds(const struct crib_rst_creds* c) {
          (uint32_t)(c->cap_inheritable >> 32)}};
     check(SYS(NR_CAPSET, &header, data, 0, 0, 0, 0), CRIB_RST_STEP_CREDS);
     check(SYS(NR_PRCTL, PR_SET_KEEPCAPS, 0, 0, 0, 0, 0), CRIB_RST_STEP_CREDS);
+    for (int cap = 0; cap < 64; cap++)
+        if (c->cap_ambient & (1ULL << cap))
+            check(SYS(NR_PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0),
+                  CRIB_RST_STEP_CREDS);
 }
 
 /* Per-thread state, then the stop where the tracer takes over. */
