@@ -40,7 +40,7 @@ void write_all(int fd, const void* data, size_t size) {
 }
 
 [[noreturn]] void child_fail(int status_fd, const Error& error) {
-    std::string text = "E" + error.message();
+    std::string text = fmt::format("E{} {}", error.code(), error.message());
     write_all(status_fd, text.data(), text.size());
     _exit(127);
 }
@@ -91,10 +91,13 @@ Result<void> restore_rlimits(const image::Task& task) {
 
 // glibc registered rseq for this thread in memory that is about to vanish;
 // the kernel would write to it on the next preemption.
+// The kernel wants the length glibc registered: 32 (struct rseq) in the
+// glibc versions that export __rseq_size, or __rseq_size itself.
 void unregister_rseq() {
     if (__rseq_size == 0) return;
     auto* area = reinterpret_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
-    syscall(SYS_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+    if (syscall(SYS_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) != 0)
+        syscall(SYS_rseq, area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
 }
 
 // The exe link is replaced only when it changes: the kernel refuses a new
@@ -114,9 +117,8 @@ int open_exe(const std::string& path) {
 [[noreturn]] void jump(const StagedRestorer& staged) {
     asm volatile(
         "mov %0, %%rsp\n\t"
-        "mov %1, %%rdi\n\t"
-        "jmp *%2\n\t" ::"r"(staged.stack),
-        "r"(staged.args), "r"(staged.entry)
+        "jmp *%1\n\t" ::"r"(staged.stack),
+        "r"(staged.entry), "D"(staged.args)
         : "memory");
     __builtin_unreachable();
 }

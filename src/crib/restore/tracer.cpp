@@ -51,10 +51,10 @@ Result<void> set_regs(pid_t tid, const user_regs_struct& regs) {
     return {};
 }
 
-// The child's status pipe carries either an error text ('E') or, just
-// before it jumps to the restorer, the hole ('H', start, end).
+// The child's status pipe carries either an error ('E', errno, ' ', text)
+// or, just before it jumps to the restorer, the hole ('H', start, end).
 struct ChildReport {
-    std::string error;
+    std::optional<Error> error;
     std::optional<Hole> hole;
 };
 
@@ -70,7 +70,11 @@ ChildReport read_report(int fd) {
         std::memcpy(&hole.end, bytes.data() + 9, 8);
         report.hole = hole;
     } else if (!bytes.empty() && bytes[0] == 'E') {
-        report.error = bytes.substr(1);
+        size_t space = bytes.find(' ');
+        int code = std::atoi(bytes.c_str() + 1);
+        report.error =
+            Error(code ? code : EINVAL,
+                  space == std::string::npos ? bytes.substr(1) : bytes.substr(space + 1));
     }
     return report;
 }
@@ -128,7 +132,7 @@ Result<Hole> Tracer::wait_for_restorer(int status_fd, std::chrono::milliseconds 
             any = true;
             if (WIFEXITED(status) || WIFSIGNALED(status)) {
                 ChildReport report = read_report(status_fd);
-                if (!report.error.empty()) return make_error(EINVAL, "{}", report.error);
+                if (report.error) return *report.error;
                 return make_error(ECHILD, "the restoring child {} {} {} before it was done", tid,
                                   WIFEXITED(status) ? "exited with" : "was killed by",
                                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));

@@ -553,6 +553,7 @@ TEST_F(RestoreRefusalTest, CorruptPagesFailTheRestoreWithNothingLeft) {
     pages.close();
     auto restored = restore(m_saved);
     ASSERT_FALSE(restored);
+    EXPECT_EQ(restored.error().code(), EBADMSG);
     EXPECT_NE(restored.error().message().find("checksum mismatch"), std::string::npos)
         << restored.error().message();
     expect_nothing_left();
@@ -569,6 +570,7 @@ TEST_F(RestoreRefusalTest, FailureInsideTheChildKillsAndReapsIt) {
     file->path = m_dir.string();
     auto restored = restore(m_saved);
     ASSERT_FALSE(restored);
+    EXPECT_EQ(restored.error().code(), ENODEV);  // mmap of a directory
     EXPECT_NE(restored.error().message().find("cannot map '" + m_dir.string() + "'"),
               std::string::npos)
         << restored.error().message();
