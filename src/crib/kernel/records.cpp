@@ -198,7 +198,7 @@ Result<void> decode_task(RecordReader& in, image::Process& out) {
                           in.pid(), r.groups_total, r.groups_count);
     auto groups = CRIB_TRY(in.take(r.groups_count * sizeof(uint32_t), [] { return "groups"; }));
     creds.groups.resize(r.groups_count);
-    std::memcpy(creds.groups.data(), groups.data(), groups.size());
+    if (!groups.empty()) std::memcpy(creds.groups.data(), groups.data(), groups.size());
     return {};
 }
 
