@@ -218,30 +218,40 @@ Result<std::vector<SpecialMove>> match_special_mappings(const image::Process& pr
     return moves;
 }
 
-Result<StagedRestorer> stage_address_space(const image::Process& process,
-                                           const std::string& pages_dir, const StageFds& fds) {
-    auto own = CRIB_TRY(read_own_maps());
-    auto specials = CRIB_TRY(match_special_mappings(process, own));
+namespace {
 
+// Where each part of the restorer's hole lies, in address order.
+struct HoleLayout {
+    uint64_t start = 0, size = 0;
+    uint64_t args = 0, args_size = 0;  // after the blob
+    uint64_t stacks = 0;               // the leader's, then one per thread
+    uint64_t parking = 0;              // room for the vdso/vvar on their way
+    uint64_t staged = 0;               // the saved mappings, back to back
+};
+
+Result<HoleLayout> reserve_hole(const image::Process& process, const std::vector<OwnMapping>& own,
+                                const std::vector<SpecialMove>& specials) {
     const auto blob = restorer_blob();
-    uint64_t staged_size = 0, signals = process.task.shared_pending.size();
-    size_t vma_count = 0;
+    uint64_t staged_size = 0, vmas = 0, signals = process.task.shared_pending.size();
     for (const image::Vma& vma : process.vmas) {
         if (is_special(vma.kind)) continue;
         staged_size += vma.end - vma.start;
-        vma_count++;
+        vmas++;
     }
     for (const image::Thread& t : process.threads) signals += t.pending.size();
     uint64_t parking_size = 0;
     for (const SpecialMove& s : specials) parking_size += s.size;
-    uint64_t args_size = page_round(
-        sizeof(crib_rst_args) + 16 * 8 + sizeof(crib_rst_range) * (own.size() + 2) +
-        sizeof(crib_rst_special) * specials.size() + sizeof(crib_rst_vma) * vma_count +
+
+    HoleLayout hole;
+    // Every array of the block, plus alignment slack for each.
+    hole.args_size = page_round(
+        sizeof(crib_rst_args) + 16 * 8 + sizeof(crib_rst_range) * (specials.size() + 2) +
+        sizeof(crib_rst_special) * specials.size() + sizeof(crib_rst_vma) * vmas +
         sizeof(crib_rst_thread) * process.threads.size() + sizeof(crib_rst_signal) * signals +
         8 * process.task.mm.auxv.size() + 4 * process.task.creds.groups.size());
     uint64_t blob_size = page_round(blob.size());
     uint64_t stacks_size = kLeaderStack + kThreadStack * process.threads.size();
-    uint64_t hole_size = blob_size + args_size + stacks_size + parking_size + staged_size;
+    hole.size = blob_size + hole.args_size + stacks_size + parking_size + staged_size;
 
     std::vector<std::pair<uint64_t, uint64_t>> busy;
     for (const OwnMapping& m : own) busy.emplace_back(m.start, m.end);
@@ -249,77 +259,83 @@ Result<StagedRestorer> stage_address_space(const image::Process& process,
     // mapping merges with the hole.
     for (const image::Vma& v : process.vmas)
         busy.emplace_back(v.start - kPageSize, v.end + kPageSize);
-    auto found = find_hole(busy, hole_size);
+    auto found = find_hole(busy, hole.size);
     if (!found)
         return make_error(ENOMEM, "no free range of {} bytes for the restorer in the saved layout",
-                          hole_size);
-    uint64_t hole = *found;
+                          hole.size);
+    hole.start = *found;
+    hole.args = hole.start + blob_size;
+    hole.stacks = hole.args + hole.args_size;
+    hole.parking = hole.stacks + stacks_size;
+    hole.staged = hole.parking + parking_size;
+
     // Reserved inaccessible: only what the restorer itself uses is memory
     // now; each staged mapping replaces its part of the reservation.
-    void* got = mmap(reinterpret_cast<void*>(hole), hole_size, PROT_NONE,
+    void* got = mmap(reinterpret_cast<void*>(hole.start), hole.size, PROT_NONE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     if (got == MAP_FAILED)
-        return make_error(errno, "cannot reserve the restorer hole {:#x}+{:#x}: {}", hole,
-                          hole_size, strerror(errno));
-
-    uint64_t args_at = hole + blob_size;
-    uint64_t stacks_at = args_at + args_size;
-    uint64_t parking_at = stacks_at + stacks_size;
-    uint64_t staged_at = parking_at + parking_size;
-    if (mprotect(reinterpret_cast<void*>(hole), blob_size, PROT_READ | PROT_WRITE | PROT_EXEC) ||
-        mprotect(reinterpret_cast<void*>(args_at), args_size + stacks_size, PROT_READ | PROT_WRITE))
+        return make_error(errno, "cannot reserve the restorer hole {:#x}+{:#x}: {}", hole.start,
+                          hole.size, strerror(errno));
+    if (mprotect(got, blob_size, PROT_READ | PROT_WRITE | PROT_EXEC) ||
+        mprotect(reinterpret_cast<void*>(hole.args), hole.args_size + stacks_size,
+                 PROT_READ | PROT_WRITE))
         return make_error(errno, "cannot make the restorer's part of the hole usable: {}",
                           strerror(errno));
-    std::memcpy(reinterpret_cast<void*>(hole), blob.data(), blob.size());
+    std::memcpy(got, blob.data(), blob.size());
+    return hole;
+}
 
-    Arena arena(args_at, args_size);
-    auto* args = arena.take<crib_rst_args>(1);
-    *args = crib_rst_args{};
-    args->magic = CRIB_RST_MAGIC;
-    args->hole_start = hole;
-    args->hole_end = hole + hole_size;
-    args->close_fd = fds.close_fd;
-
-    // Everything but the hole and the kernel's special mappings goes.
-    std::vector<std::pair<uint64_t, uint64_t>> keep{{hole, hole + hole_size}};
+// What the restorer unmaps (everything but the hole and the kernel's
+// special mappings) and how the special ones travel.
+void describe_unmapping(crib_rst_args& args, Arena& arena, const HoleLayout& hole,
+                        const std::vector<SpecialMove>& specials) {
+    std::vector<std::pair<uint64_t, uint64_t>> keep{{hole.start, hole.start + hole.size}};
     for (const SpecialMove& s : specials) keep.emplace_back(s.current, s.current + s.size);
     std::sort(keep.begin(), keep.end());
     auto* unmap = arena.take<crib_rst_range>(keep.size() + 1);
     uint64_t cursor = 0;
     for (const auto& [start, end] : keep) {
-        if (start > cursor) unmap[args->nr_unmap++] = {cursor, start};
+        if (start > cursor) unmap[args.nr_unmap++] = {cursor, start};
         cursor = end;
     }
-    unmap[args->nr_unmap++] = {cursor, kUserTop};
-    args->unmap = reinterpret_cast<uint64_t>(unmap);
+    unmap[args.nr_unmap++] = {cursor, kUserTop};
+    args.unmap = reinterpret_cast<uint64_t>(unmap);
 
     auto* special = arena.take<crib_rst_special>(specials.size());
-    uint64_t park = parking_at;
+    uint64_t park = hole.parking;
     for (const SpecialMove& s : specials) {
-        special[args->nr_specials++] = {s.current, park, s.final, s.size};
+        special[args.nr_specials++] = {s.current, park, s.final, s.size};
         park += s.size;
     }
-    args->specials = reinterpret_cast<uint64_t>(special);
+    args.specials = reinterpret_cast<uint64_t>(special);
+}
 
+Result<void> stage_vmas(crib_rst_args& args, Arena& arena, const image::Process& process,
+                        const HoleLayout& hole, const std::string& pages_dir) {
     std::optional<image::PagesReader> pages;
-    auto* vmas = arena.take<crib_rst_vma>(vma_count);
-    uint64_t at = staged_at;
+    size_t count = std::count_if(process.vmas.begin(), process.vmas.end(),
+                                 [](const image::Vma& v) { return !is_special(v.kind); });
+    auto* vmas = arena.take<crib_rst_vma>(count);
+    uint64_t at = hole.staged;
     for (const image::Vma& vma : process.vmas) {
         if (is_special(vma.kind)) continue;
         if (!vma.pages.empty() && !pages)
             pages.emplace(CRIB_TRY(image::PagesReader::open(pages_dir)));
         CRIB_TRY(stage_vma(vma, at, pages ? &*pages : nullptr));
-        vmas[args->nr_vmas++] = {at, vma.start, vma.end - vma.start, vma.prot, 0};
+        vmas[args.nr_vmas++] = {at, vma.start, vma.end - vma.start, vma.prot, 0};
         at += vma.end - vma.start;
     }
-    args->vmas = reinterpret_cast<uint64_t>(vmas);
+    args.vmas = reinterpret_cast<uint64_t>(vmas);
+    return {};
+}
 
+void describe_signals_and_timers(crib_rst_args& args, Arena& arena, const image::Process& process) {
     const image::Task& task = process.task;
     for (size_t i = 0; i < image::kSignalCount; i++) {
         const image::SigAction& sa = task.sigactions[i];
-        args->sigactions[i] = {sa.handler, sa.flags, sa.restorer, sa.mask};
+        args.sigactions[i] = {sa.handler, sa.flags, sa.restorer, sa.mask};
     }
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < task.itimers.size(); i++) {
         const image::Itimer& t = task.itimers[i];
         // A periodic timer that fired while the process was frozen reads 0
         // left: the kernel rearms it when the pending SIGALRM is taken. Set
@@ -328,16 +344,37 @@ Result<StagedRestorer> stage_address_space(const image::Process& process,
         uint64_t value = t.value_us ? t.value_us : t.interval_us;
         uint64_t v[4] = {t.interval_us / 1000000, t.interval_us % 1000000, value / 1000000,
                          value % 1000000};
-        std::copy_n(v, 4, args->itimers[i]);
+        std::copy_n(v, 4, args.itimers[i]);
     }
 
+    size_t count = task.shared_pending.size();
+    for (const image::Thread& t : process.threads) count += t.pending.size();
+    auto* sigs = arena.take<crib_rst_signal>(count);
+    auto queue = [&](int32_t tid, const image::PendingSignal& p) {
+        // Neither can wait behind a mask: queued, SIGKILL would end the
+        // restore and SIGSTOP stop it halfway. They were not delivered yet
+        // at the dump; they are dropped.
+        if (signal_of(p) == SIGKILL || signal_of(p) == SIGSTOP) return;
+        crib_rst_signal& s = sigs[args.nr_signals++];
+        s.tid = tid;
+        s.signo = signal_of(p);
+        std::memcpy(s.siginfo, p.siginfo.data(), sizeof(s.siginfo));
+    };
+    for (const image::PendingSignal& p : task.shared_pending) queue(0, p);
+    for (const image::Thread& t : process.threads)
+        for (const image::PendingSignal& p : t.pending) queue(t.tid, p);
+    args.signals = reinterpret_cast<uint64_t>(sigs);
+}
+
+void describe_threads(crib_rst_args& args, Arena& arena, const image::Process& process,
+                      const HoleLayout& hole) {
     auto* threads = arena.take<crib_rst_thread>(process.threads.size());
-    uint64_t stack_top = stacks_at + kLeaderStack;
+    uint64_t stack_top = hole.stacks + kLeaderStack;
     for (const image::Thread& t : process.threads) {
-        crib_rst_thread& out = threads[args->nr_threads++];
+        crib_rst_thread& out = threads[args.nr_threads++];
         out = crib_rst_thread{};
         out.tid = t.tid;
-        out.stack_top = stack_top;
+        out.stack_top = stack_top;  // unused by the leader, which runs on the first stack
         stack_top += kThreadStack;
         out.clear_child_tid = t.clear_child_tid;
         out.altstack_sp = t.altstack.sp;
@@ -348,55 +385,60 @@ Result<StagedRestorer> stage_address_space(const image::Process& process,
         out.rseq_flags = t.rseq.flags;
         out.rseq_signature = t.rseq.signature;
     }
-    args->threads = reinterpret_cast<uint64_t>(threads);
+    args.threads = reinterpret_cast<uint64_t>(threads);
+}
 
-    auto* sigs = arena.take<crib_rst_signal>(signals);
-    auto queue = [&](int32_t tid, const image::PendingSignal& p) {
-        // Neither can wait behind a mask: queued, SIGKILL would end the
-        // restore and SIGSTOP stop it halfway. They were not delivered yet
-        // at the dump; they are dropped.
-        if (signal_of(p) == SIGKILL || signal_of(p) == SIGSTOP) return;
-        crib_rst_signal& s = sigs[args->nr_signals++];
-        s.tid = tid;
-        s.signo = signal_of(p);
-        std::memcpy(s.siginfo, p.siginfo.data(), sizeof(s.siginfo));
-    };
-    for (const image::PendingSignal& p : task.shared_pending) queue(0, p);
-    for (const image::Thread& t : process.threads)
-        for (const image::PendingSignal& p : t.pending) queue(t.tid, p);
-    args->signals = reinterpret_cast<uint64_t>(sigs);
-
-    args->creds = CRIB_TRY(creds_to_set(task.creds, arena));
-
+void describe_mm(crib_rst_args& args, Arena& arena, const image::MmLayout& mm, int exe_fd) {
     // A hand-made image without an mm layout keeps the child's fields.
-    const image::MmLayout& mm = task.mm;
-    args->set_mm = mm.start_code != 0;
-    args->mm = {mm.start_code,
-                mm.end_code,
-                mm.start_data,
-                mm.end_data,
-                mm.start_brk,
-                mm.brk,
-                mm.start_stack,
-                mm.arg_start,
-                mm.arg_end,
-                mm.env_start,
-                mm.env_end,
-                0,
-                0,
-                fds.exe_fd};
-    if (!mm.auxv.empty()) {
-        auto* auxv = arena.take<uint64_t>(mm.auxv.size());
-        std::copy(mm.auxv.begin(), mm.auxv.end(), auxv);
-        args->mm.auxv = reinterpret_cast<uint64_t>(auxv);
-        args->mm.auxv_size = mm.auxv.size() * sizeof(uint64_t);
-    }
+    args.set_mm = mm.start_code != 0;
+    args.mm = {mm.start_code,
+               mm.end_code,
+               mm.start_data,
+               mm.end_data,
+               mm.start_brk,
+               mm.brk,
+               mm.start_stack,
+               mm.arg_start,
+               mm.arg_end,
+               mm.env_start,
+               mm.env_end,
+               0,
+               0,
+               exe_fd};
+    if (mm.auxv.empty()) return;
+    auto* auxv = arena.take<uint64_t>(mm.auxv.size());
+    std::copy(mm.auxv.begin(), mm.auxv.end(), auxv);
+    args.mm.auxv = reinterpret_cast<uint64_t>(auxv);
+    args.mm.auxv_size = mm.auxv.size() * sizeof(uint64_t);
+}
+
+}  // namespace
+
+Result<StagedRestorer> stage_address_space(const image::Process& process,
+                                           const std::string& pages_dir, const StageFds& fds) {
+    auto own = CRIB_TRY(read_own_maps());
+    auto specials = CRIB_TRY(match_special_mappings(process, own));
+    HoleLayout hole = CRIB_TRY(reserve_hole(process, own, specials));
+
+    Arena arena(hole.args, hole.args_size);
+    auto* args = arena.take<crib_rst_args>(1);
+    *args = crib_rst_args{};
+    args->magic = CRIB_RST_MAGIC;
+    args->hole_start = hole.start;
+    args->hole_end = hole.start + hole.size;
+    args->close_fd = fds.close_fd;
+    describe_unmapping(*args, arena, hole, specials);
+    CRIB_TRY(stage_vmas(*args, arena, process, hole, pages_dir));
+    describe_signals_and_timers(*args, arena, process);
+    describe_threads(*args, arena, process, hole);
+    args->creds = CRIB_TRY(creds_to_set(process.task.creds, arena));
+    describe_mm(*args, arena, process.task.mm, fds.exe_fd);
 
     StagedRestorer out;
-    out.hole_start = hole;
-    out.hole_end = hole + hole_size;
-    out.entry = hole + CRIB_RST_ENTRY_OFFSET;
-    out.stack = stacks_at + kLeaderStack - 8;
+    out.hole_start = hole.start;
+    out.hole_end = hole.start + hole.size;
+    out.entry = hole.start + CRIB_RST_ENTRY_OFFSET;
+    out.stack = hole.stacks + kLeaderStack - 8;  // as if called: the ABI's alignment
     out.args = reinterpret_cast<uint64_t>(args);
     return out;
 }
