@@ -71,6 +71,8 @@ bool reg_subsumes(const RegState& old, const RegState& cur, bool relevant, bool 
         old.maybe_null != cur.maybe_null || old.ringbuf != cur.ringbuf ||
         old.read_only != cur.read_only)
         return false;
+    // A packet pointer proven valid further covers one proven less far.
+    if (exact ? old.range != cur.range : old.range > cur.range) return false;
     if (exact ? !(old.value == cur.value) : !old.value.includes(cur.value)) return false;
     return ids.check(old.id, cur.id) && ids.check(old.ref_obj_id, cur.ref_obj_id);
 }

@@ -3,6 +3,7 @@
 // offset is its fixed part plus a variable part; every offset the variable
 // part allows must be in bounds.
 #include <algorithm>
+#include <cstddef>
 
 #include "verifier/checker.hpp"
 
@@ -16,6 +17,28 @@ Scalar loaded_value(int size, bool sign_extend) {
     int64_t half = int64_t{1} << (size * 8 - 1);
     return Scalar::srange(-half, half - 1);
 }
+
+// Context fields that hold packet addresses, per program type (the
+// kernel's convert_ctx_access turning xdp_md->data into PTR_TO_PACKET).
+struct PacketField {
+    progs::ProgType type;
+    int32_t off;
+    RegType kind;
+};
+constexpr PacketField kPacketFields[] = {
+    {progs::ProgType::Xdp, offsetof(progs::XdpMd, data), RegType::Packet},
+    {progs::ProgType::Xdp, offsetof(progs::XdpMd, data_end), RegType::PacketEnd},
+};
+
+// Types whose context is a plain buffer the caller sizes, so a bounded
+// variable offset is safe: every offset it may take is checked and the
+// largest recorded for BPF_PROG_RUN's ctx_size_in (the demo scans its text
+// so). The kernel refuses variable ctx offsets for every type; crib does
+// for all others.
+constexpr progs::ProgType kVarOffCtxTypes[] = {progs::ProgType::Syscall};
+
+// The largest offset a packet access may reach (the kernel's MAX_PACKET_OFF).
+constexpr int64_t kMaxPacketOff = 0xffff;
 
 std::string_view verb(Access access) {
     return access == Access::Read ? "read from" : "write to";
@@ -77,6 +100,11 @@ Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Ac
             if (access == Access::Read && io) *io = m_loaded;
             return {};
         case RegType::Ctx: {
+            if (!var.is_const() && std::find(std::begin(kVarOffCtxTypes), std::end(kVarOffCtxTypes),
+                                             m_in.type.type) == std::end(kVarOffCtxTypes))
+                return error(pc, EACCES,
+                             fmt::format("variable ctx access var_off={} off={} size={}",
+                                         var.var.to_string(), int64_t{reg.off} + off, size));
             if (writes && m_in.type.ctx.read_only)
                 return error(
                     pc, EACCES,
@@ -94,6 +122,32 @@ Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Ac
                     return error(pc, EACCES,
                                  fmt::format("invalid bpf_context access off={} size={}", o, size));
             }
+            if (access == Access::Read && io)
+                for (const PacketField& field : kPacketFields)
+                    if (field.type == m_in.type.type && field.off == lo &&
+                        size == sizeof(uint32_t)) {
+                        *io = RegState::pointer(field.kind);
+                        return {};
+                    }
+            break;
+        }
+        case RegType::Packet: {
+            const int64_t start = int64_t{reg.off} + off;
+            if (var.smin < 0)
+                return error(pc, EACCES,
+                             fmt::format("R{} min value is negative, either use unsigned index or "
+                                         "do a if (index >=0) check.",
+                                         regno));
+            if (var.umax + start + size > static_cast<uint64_t>(kMaxPacketOff))
+                return error(pc, EACCES,
+                             fmt::format("R{} unbounded memory access, make sure to bounds check "
+                                         "any such access",
+                                         regno));
+            if (start < 0 || start + size > reg.range)
+                return error(pc, EACCES,
+                             fmt::format("invalid access to packet, off={} size={}, R{}(id={},"
+                                         "off={},r={}): R{} offset is outside of the packet",
+                                         start, size, regno, reg.id, reg.off, reg.range, regno));
             break;
         }
         case RegType::MapValue: {

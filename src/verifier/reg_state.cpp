@@ -35,6 +35,12 @@ std::string type_name(const RegState& reg) {
         case RegType::BtfId:
             base = "ptr_";
             break;
+        case RegType::Packet:
+            base = "pkt";
+            break;
+        case RegType::PacketEnd:
+            base = "pkt_end";
+            break;
     }
     if (reg.read_only) base = "rdonly_" + base;
     if (reg.maybe_null) base += "_or_null";
@@ -68,6 +74,7 @@ std::string describe(const RegState& reg) {
     if (reg.type == RegType::MapPtr || reg.type == RegType::MapValue || reg.type == RegType::MapKey)
         add(fmt::format("map={}", reg.map));
     if (reg.type == RegType::Mem) add(fmt::format("sz={}", reg.mem_size));
+    if (reg.type == RegType::Packet) add(fmt::format("r={}", reg.range));
     if (reg.id) add(fmt::format("id={}", reg.id));
     if (reg.ref_obj_id) add(fmt::format("ref_obj_id={}", reg.ref_obj_id));
     return out + parts + ")";

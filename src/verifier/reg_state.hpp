@@ -14,14 +14,16 @@ namespace crib::verifier {
 enum class RegType : uint8_t {
     NotInit,
     Scalar,
-    Ctx,       // PTR_TO_CTX
-    Stack,     // PTR_TO_STACK, of frame `frameno`
-    MapPtr,    // CONST_PTR_TO_MAP
-    MapValue,  // PTR_TO_MAP_VALUE
-    MapKey,    // PTR_TO_MAP_KEY (for_each callbacks)
-    Mem,       // PTR_TO_MEM: helper-returned memory of mem_size bytes (ringbuf records)
-    Func,      // PTR_TO_FUNC: a subprogram, for callbacks
-    BtfId,     // PTR_TO_BTF_ID: typed kernel object, opaque for now
+    Ctx,        // PTR_TO_CTX
+    Stack,      // PTR_TO_STACK, of frame `frameno`
+    MapPtr,     // CONST_PTR_TO_MAP
+    MapValue,   // PTR_TO_MAP_VALUE
+    MapKey,     // PTR_TO_MAP_KEY (for_each callbacks)
+    Mem,        // PTR_TO_MEM: helper-returned memory of mem_size bytes (ringbuf records)
+    Func,       // PTR_TO_FUNC: a subprogram, for callbacks
+    BtfId,      // PTR_TO_BTF_ID: typed kernel object, opaque for now
+    Packet,     // PTR_TO_PACKET: packet data, `range` bytes proven below data_end
+    PacketEnd,  // PTR_TO_PACKET_END: only compared against
 };
 
 struct RegState {
@@ -35,6 +37,9 @@ struct RegState {
     uint32_t subprog = 0;     // Func: first insn of the subprogram
     uint32_t id = 0;          // maybe-NULL pointers: copies share an id, checked together
     uint32_t ref_obj_id = 0;  // acquired references (ringbuf records)
+    // Packet: bytes from (packet start + variable part) known to be inside
+    // the packet; pointers sharing an id share the variable part.
+    uint32_t range = 0;
     bool maybe_null = false;
     bool ringbuf = false;    // Mem from bpf_ringbuf_reserve
     bool read_only = false;  // Mem / MapValue the program may not write

@@ -50,9 +50,26 @@ bool arithmetic_allowed(const RegState& reg) {
         case RegType::MapValue:
         case RegType::MapKey:
         case RegType::Mem:
+        case RegType::Packet:
             return !reg.maybe_null;
         default:
             return false;
+    }
+}
+
+// After `p <= pkt_end` is proven for the packet pointer p (fixed part
+// p.off), every pointer sharing p's variable part may touch p.off bytes
+// from it (the kernel's find_good_pkt_pointers).
+void mark_packet_range(State& state, const RegState& p) {
+    if (p.off <= 0) return;
+    auto widen = [&](RegState& reg) {
+        if (reg.type == RegType::Packet && reg.id == p.id && reg.value == p.value)
+            reg.range = std::max(reg.range, static_cast<uint32_t>(p.off));
+    };
+    for (Frame& frame : state.frames) {
+        for (RegState& reg : frame.regs) widen(reg);
+        for (int slot = 0; slot < kStackSlots; ++slot)
+            if (frame.bytes[slot * 8] == StackByte::Spill) widen(frame.spills[slot]);
     }
 }
 
@@ -230,6 +247,12 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
         result.off = static_cast<int32_t>(off);
     } else {
         result.value = scalar_alu(row.operation, result.value, delta, 64);
+        if (result.type == RegType::Packet) {
+            // A new variable part: what was proven of the old one is not
+            // proven of this one.
+            result.id = path.state.fresh_id();
+            result.range = 0;
+        }
     }
     dst = result;
     return {};
@@ -269,7 +292,26 @@ Result<bool> Checker::jump(Path& path, const isa::Insn& insn) {
         const RegState& other = dst.is_pointer() ? src : dst;
         bool against_zero =
             !other.is_pointer() && other.value.is_const() && other.value.const_value() == 0;
-        if (against_zero && (cmp == Cmp::Eq || cmp == Cmp::Ne)) {
+        if (dst.is_pointer() && src.is_pointer() && row.source_is_reg() &&
+            (dst.type == RegType::PacketEnd) != (src.type == RegType::PacketEnd) &&
+            (dst.type == RegType::Packet || src.type == RegType::Packet)) {
+            // Which direction proves packet pointer <= pkt_end.
+            const bool pkt_left = dst.type == RegType::Packet;
+            std::optional<State>* proven = nullptr;
+            switch (cmp) {
+                case Cmp::Ugt:
+                case Cmp::Uge:
+                    proven = pkt_left ? &fall : &taken;
+                    break;
+                case Cmp::Ult:
+                case Cmp::Ule:
+                    proven = pkt_left ? &taken : &fall;
+                    break;
+                default:
+                    break;
+            }
+            if (proven) mark_packet_range(**proven, pkt_left ? dst : src);
+        } else if (against_zero && (cmp == Cmp::Eq || cmp == Cmp::Ne)) {
             std::optional<State>& null_side = cmp == Cmp::Eq ? taken : fall;
             std::optional<State>& set_side = cmp == Cmp::Eq ? fall : taken;
             if (ptr.maybe_null) {

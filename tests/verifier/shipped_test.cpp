@@ -41,6 +41,9 @@ const Shipped kShipped[] = {
     {"bench.bpf.o", "array_lookups"},
     {"bench.bpf.o", "hash_lookups"},
     {"verifier_iter.bpf.o", "squares_to_ringbuf"},
+    {"verifier_xdp.bpf.o", "count_protocols"},
+    {"bench_xdp.bpf.o", "checksum"},
+    {"bench_xdp.bpf.o", "hash_lookups"},
 };
 
 Result<VerifyResult> verify_shipped(const Shipped& shipped) {
