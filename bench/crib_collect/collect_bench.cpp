@@ -39,8 +39,8 @@ struct Options {
 };
 
 // A child that opens `files` descriptors (alternately /dev/null and one of
-// a hundred files in a temporary directory, so paths vary), reports how
-// many it got and waits to be killed.
+// a hundred files in a temporary directory, so paths vary), reports when
+// done and waits to be killed.
 class FilesChild {
 public:
     FilesChild(int files, const std::string& dir) {
@@ -65,7 +65,8 @@ public:
             for (;;) pause();
         }
         close(report[1]);
-        if (read(report[0], &m_opened, sizeof m_opened) != sizeof m_opened) std::abort();
+        int opened = 0;
+        if (read(report[0], &opened, sizeof opened) != sizeof opened) std::abort();
         close(report[0]);
     }
     ~FilesChild() {
@@ -73,11 +74,9 @@ public:
         waitpid(m_pid, nullptr, 0);
     }
     pid_t pid() const { return m_pid; }
-    int opened() const { return m_opened; }
 
 private:
     pid_t m_pid = -1;
-    int m_opened = 0;
 };
 
 template <typename Collect>
@@ -105,13 +104,15 @@ void bench(const char* name, int files, const Options& options, const std::strin
         std::exit(1);
     }
     const crib::proc::Freezer& freezer = **frozen;
+    crib::image::Process sample;
+    if (!crib::kernel::collect_kernel(freezer, sample)) std::exit(1);
     double kernel = median_ms(options.rounds, [&](crib::image::Process& out) {
         return crib::kernel::collect_kernel(freezer, out);
     });
     double procfs = median_ms(options.rounds, [&](crib::image::Process& out) {
         return crib::proc::collect_procfs(freezer, out);
     });
-    std::printf("%-14s %8d %12.3f %12.3f %9.1fx\n", name, child.opened() + 3, kernel, procfs,
+    std::printf("%-14s %8zu %12.3f %12.3f %9.1fx\n", name, sample.files.size(), kernel, procfs,
                 procfs / kernel);
 }
 
