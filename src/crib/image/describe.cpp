@@ -138,18 +138,17 @@ void thread_lines(Out out, const Process& process) {
 }
 
 void vma_lines(Out out, const std::vector<Vma>& vmas) {
-    fmt::format_to(out, "mappings  {}\n", vmas.size());
+    fmt::format_to(out, "mappings  {}: maps columns, kind, saved in pages.img, path\n",
+                   vmas.size());
     for (const Vma& vma : vmas) {
-        // /proc/PID/maps columns, then what the image saved of the mapping.
-        fmt::format_to(out, "  {:08x}-{:08x} {} {:08x} {} {:<8} {:<8} {:<32}", vma.start, vma.end,
-                       perms_string(vma), vma.pgoff, dev_string(vma.dev), vma.ino,
-                       vma_kind_name(vma.kind), vma.path);
         uint64_t saved = saved_bytes(vma);
-        if (saved)
-            fmt::format_to(out, " saved {} in {} run{}\n", size_string(saved), vma.pages.size(),
-                           vma.pages.size() == 1 ? "" : "s");
-        else
-            fmt::format_to(out, " nothing saved\n");
+        std::string saved_text =
+            saved ? fmt::format("{} in {} run{}", size_string(saved), vma.pages.size(),
+                                vma.pages.size() == 1 ? "" : "s")
+                  : "-";
+        fmt::format_to(out, "  {:08x}-{:08x} {} {:08x} {} {:<8} {:<8} {:<18} {}\n", vma.start,
+                       vma.end, perms_string(vma), vma.pgoff, dev_string(vma.dev), vma.ino,
+                       vma_kind_name(vma.kind), saved_text, vma.path);
     }
 }
 

@@ -122,9 +122,9 @@ TEST(Describe, ShowsWhatAPersonLooksFor) {
         "tid 4243\n",
         "rip 0x401300",
         "rseq 0x7f0000200020 (32 bytes, sig 0x53053053)",
-        "00400000-00401000 r-xp 00001000 08:01 131      file     /usr/bin/sample",
-        "01000000-01021000 rw-p 00000000 00:00 0        heap     [heap]",
-        "saved 12.0 KiB in 2 runs",
+        "00400000-00401000 r-xp 00001000 08:01 131      file     -                  "
+        "/usr/bin/sample\n",
+        "01000000-01021000 rw-p 00000000 00:00 0        heap     12.0 KiB in 2 runs [heap]\n",
         "7f0000000000-7f0000004000 rw-s",
         "fd 3    pipe        O_RDONLY|O_CLOEXEC",
         "pipe:[98765]  (5 bytes in flight)",
