@@ -41,7 +41,38 @@ struct Status {
     uint64_t monotonic_ns;  // read through the vdso
     itimerval real_timer;
     int on_altstack;
+    uint64_t vector_rounds, vector_broken;
 };
+
+// A thread that lives in one loop of its own, never calling out, holding a
+// value in xmm15 (only the saved FPU/SSE state keeps it) and counting the
+// rounds it finds it intact; it stops for good once it is not.
+std::atomic<uint64_t> g_vector_rounds{0}, g_vector_broken{0};
+constexpr uint64_t kVectorMagic = 0x5ca1ab1e0ddba11ull;
+
+void* vector_thread(void*) {
+    report_thread(g_report, kMaxThreads - 1);
+    uint64_t* rounds = reinterpret_cast<uint64_t*>(&g_vector_rounds);
+    uint64_t* broken = reinterpret_cast<uint64_t*>(&g_vector_broken);
+    asm volatile(
+        "movq %[magic], %%xmm15\n"
+        "1:\n\t"
+        "movq %%xmm15, %%rax\n\t"
+        "cmpq %[magic], %%rax\n\t"
+        "jne 2f\n\t"
+        "lock incq (%[rounds])\n\t"
+        "pause\n\t"
+        "jmp 1b\n"
+        "2:\n\t"
+        "movq $1, (%[broken])\n"
+        "3:\n\t"
+        "pause\n\t"
+        "jmp 3b\n"
+        :
+        : [magic] "r"(kVectorMagic), [rounds] "r"(rounds), [broken] "r"(broken)
+        : "rax", "xmm15", "memory");
+    return nullptr;
+}
 
 void* spin_thread(void* arg) {
     int index = static_cast<int>(reinterpret_cast<intptr_t>(arg));
@@ -86,6 +117,8 @@ void* spin_thread(void* arg) {
             Status status{};
             for (int i = 0; i < kMaxThreads; i++) status.counters[i] = g_counters[i];
             status.on_altstack = g_usr1_on_altstack;
+            status.vector_rounds = g_vector_rounds;
+            status.vector_broken = g_vector_broken;
             timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
             status.monotonic_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
@@ -434,6 +467,24 @@ TEST_F(RestoreTest, CapabilitySetsComeBackInEveryThread) {
                   saved.task.creds.cap_inheritable)
             << "thread " << tid;
     }
+}
+
+TEST_F(RestoreTest, VectorRegistersComeBack) {
+    pid_t pid = start_child(1, [] {
+        pthread_t t;
+        pthread_create(&t, nullptr, vector_thread, nullptr);
+        while (g_report.threads[kMaxThreads - 1].tid == 0) usleep(100);
+    });
+    usleep(20000);
+    Status before = ask(pid);
+    ASSERT_GT(before.vector_rounds, 0u);
+    image::Process saved = snapshot(pid);
+    auto restored = restore(saved);
+    ASSERT_TRUE(restored) << restored.error().message();
+    usleep(20000);
+    Status after = ask(pid);
+    EXPECT_EQ(after.vector_broken, 0u) << "xmm15 lost its value in the restore";
+    EXPECT_GT(after.vector_rounds, before.vector_rounds);
 }
 
 TEST_F(RestoreTest, FdNumbersAboveTheCallersLimitComeBack) {
