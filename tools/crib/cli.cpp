@@ -67,4 +67,10 @@ std::string to_hex(const void* data, size_t size) {
     return out;
 }
 
+Result<runtime::Engine> parse_engine(const std::string& name) {
+    if (name == "interp") return runtime::Engine::Interp;
+    if (name == "jit") return runtime::Engine::Jit;
+    return make_error(EINVAL, "unknown engine '{}' (interp or jit)", name);
+}
+
 }  // namespace crib::cli

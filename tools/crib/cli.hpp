@@ -12,6 +12,7 @@
 
 #include "base/result.hpp"
 #include "maps/map.hpp"
+#include "runtime/runtime.hpp"
 
 namespace crib::cli {
 
@@ -50,7 +51,12 @@ CLI::App* add_object_command(CLI::App& parent, const char* name, const char* hel
     return sub;
 }
 
+// "interp" or "jit" (--engine).
+Result<runtime::Engine> parse_engine(const std::string& name);
+
 void add_prog_commands(CLI::App& app, Common& common);
+// crib dump | restore | show: checkpoint/restore (CRIB).
+void add_crib_commands(CLI::App& app, Common& common);
 void add_map_commands(CLI::App& app, Common& common);
 
 }  // namespace crib::cli

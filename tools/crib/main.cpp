@@ -10,11 +10,14 @@ int main(int argc, char** argv) {
     if (argc >= 2 && std::string_view(argv[1]) == "conformance-plugin")
         return crib::conformance::run_plugin(argc - 1, argv + 1);
 
-    CLI::App app{"crib: eBPF in user space: load, verify and run BPF programs"};
+    CLI::App app{
+        "crib: eBPF in user space: load, verify and run BPF programs; checkpoint and restore "
+        "processes"};
     app.require_subcommand(1);
     crib::cli::Common common;
     crib::cli::add_prog_commands(app, common);
     crib::cli::add_map_commands(app, common);
+    crib::cli::add_crib_commands(app, common);
     app.add_subcommand("conformance-plugin",
                        "Run one program for the bpf_conformance runner (plugin protocol)");
     CLI11_PARSE(app, argc, argv);

@@ -26,12 +26,6 @@ struct ProgArgs {
     bool log = false;
 };
 
-Result<runtime::Engine> parse_engine(const std::string& name) {
-    if (name == "interp") return runtime::Engine::Interp;
-    if (name == "jit") return runtime::Engine::Jit;
-    return make_error(EINVAL, "unknown engine '{}' (interp or jit)", name);
-}
-
 // Load options from the command line; --log sends the verifier's walk and
 // the runtime's notes (a JIT fallback) to stderr.
 Result<runtime::LoadOptions> load_options(const ProgArgs& args) {

@@ -1,0 +1,45 @@
+// `crib dump`: freeze a process, collect its state, run the CRIB dump
+// programs over it, save its memory and write the image; then kill the
+// process or let it run on. A failed dump leaves the process running as it
+// was and removes what it wrote.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "base/log.hpp"
+#include "base/result.hpp"
+#include "runtime/runtime.hpp"
+
+namespace crib::dump {
+
+enum class Collector { Auto, Kernel, Procfs };
+
+struct DumpOptions {
+    std::string dir;
+    bool leave_running = false;
+    Collector collector = Collector::Auto;
+    runtime::Engine engine = runtime::Engine::Jit;
+    // Called as memory is written: bytes done of the total.
+    std::function<void(uint64_t done, uint64_t total)> progress;
+    LogSink log;
+};
+
+struct DumpReport {
+    pid_t pid = 0;
+    std::string collector;           // the one that ran: "kernel" or "procfs"
+    std::string collector_fallback;  // why Auto did not use the kernel collector
+    size_t threads = 0, vmas = 0, files = 0, records = 0;
+    uint64_t memory_bytes = 0, page_runs = 0;
+    // Milliseconds per phase.
+    double freeze_ms = 0, collect_ms = 0, programs_ms = 0, memory_ms = 0, write_ms = 0,
+           total_ms = 0;
+    bool killed = false;
+};
+
+Result<DumpReport> dump_process(pid_t pid, const DumpOptions& options);
+
+}  // namespace crib::dump
