@@ -35,7 +35,7 @@ constexpr std::array kRestartCodes{
 constexpr size_t kSyscallInsnSize = 2;
 // Big enough for any xstate layout (AMX tile data included); the kernel
 // says how much it filled.
-constexpr size_t kXstateMax = 64 * 1024;
+constexpr size_t kXstateMax = size_t{64} * 1024;
 constexpr size_t kPeekBatch = 32;
 
 void rewind_interrupted_syscall(std::array<uint64_t, 27>& regs) {

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/rseq.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -31,11 +32,6 @@
 #include "crib/proc/procfs_collector.hpp"
 #include "crib/proc/ptrace_state.hpp"
 
-extern "C" {
-extern const ptrdiff_t __rseq_offset;
-extern const unsigned int __rseq_size;
-}
-
 namespace crib::proc {
 namespace {
 
@@ -49,6 +45,7 @@ constexpr size_t kPipeBytes = 1000;
 constexpr uint64_t kR12 = 0x1122334455667788;
 constexpr uint8_t kXmmByte = 0x5a;
 constexpr uint64_t kSecond = 1000000;
+constexpr size_t kPage = 4096;
 
 // Globals keep their addresses across fork: the test knows where the child's are.
 char g_altstack[65536];
@@ -163,10 +160,10 @@ void rich_child(const Channel& channel) {
 
     void* brk_before = sbrk(8192);
     void* anon =
-        mmap(nullptr, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    void* shared = mmap(nullptr, 2 * 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    void* file = mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, kCloexecFd, 4096);
-    void* down = mmap(nullptr, 4 * 4096, PROT_READ | PROT_WRITE,
+        mmap(nullptr, 3 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* shared = mmap(nullptr, 2 * kPage, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* file = mmap(nullptr, kPage, PROT_READ, MAP_PRIVATE, kCloexecFd, kPage);
+    void* down = mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
     if (brk_before == reinterpret_cast<void*>(-1) || anon == MAP_FAILED || shared == MAP_FAILED ||
         file == MAP_FAILED || down == MAP_FAILED)

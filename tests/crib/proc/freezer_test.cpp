@@ -66,7 +66,7 @@ void busy_child(const Channel& channel) {
     std::thread(spin_forever).detach();
     std::thread([] {
         uint64_t start = now_ms();
-        timespec length{0, 400 * 1000 * 1000};
+        timespec length{0, 400'000'000};
         int ret = clock_nanosleep(CLOCK_MONOTONIC, 0, &length, nullptr);
         out->send(fmt::format("slept {} {}", ret, now_ms() - start >= 400 ? "full" : "short"));
     }).detach();
