@@ -218,9 +218,13 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
     CRIB_TRY(sync.open());
     CRIB_TRY(status.open());
     pid_t pid = clone_with_pid(process.task.pid);
-    if (pid < 0)
-        return make_error(errno, "cannot create pid {}: {}", process.task.pid,
-                          errno == EEXIST ? "it was taken meanwhile" : strerror(errno));
+    if (pid < 0) {
+        int error = errno;
+        const char* why = error == EEXIST  ? "it was taken meanwhile"
+                          : error == EPERM ? "choosing a pid needs CAP_CHECKPOINT_RESTORE"
+                                           : strerror(error);
+        return make_error(error, "cannot create pid {}: {}", process.task.pid, why);
+    }
     if (pid == 0) child_main(process, dir_for_pages, {sync.read_end(), status.write_end()});
     sync.close_read();
     status.close_write();
