@@ -298,5 +298,28 @@ TEST_F(FreezerTest, DestructorThawsAndKillEndsTheProcess) {
     EXPECT_EQ(child.reap(), -1);
 }
 
+// As crib's CLI sees it: the process is someone else's child. kill() waits
+// as its tracer only; the parent still reaps it and sees SIGKILL.
+TEST_F(FreezerTest, KillLeavesTheExitStatusToTheParent) {
+    Child parent([](const Channel& channel) {
+        pid_t worker = fork();
+        if (worker == 0) {
+            std::thread(spin_forever).detach();
+            spin_forever();
+        }
+        channel.send(std::to_string(worker));
+        int status = 0;
+        pid_t got = waitpid(worker, &status, 0);
+        channel.send(fmt::format("reaped {} {}", got == worker,
+                                 WIFSIGNALED(status) ? WTERMSIG(status) : -1));
+        pause();
+    });
+    pid_t worker = std::stoi(parent.receive());
+    auto frozen = Freezer::freeze(worker);
+    ASSERT_TRUE(frozen) << frozen.error().message();
+    ASSERT_TRUE((*frozen)->kill());
+    EXPECT_EQ(parent.receive(), "reaped true 9");
+}
+
 }  // namespace
 }  // namespace crib::proc
