@@ -3,9 +3,6 @@
 // over schema.hpp; the header and record heads are described the same way.
 #include "crib/image/image.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
