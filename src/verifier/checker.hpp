@@ -119,6 +119,9 @@ public:
     Error error(uint32_t pc, int code, std::string message);
     void log_line(std::string line);
     std::string describe_regs(const State& state) const;
+    // `pc: insn ; R0=... R2=...`: the insn and the registers it changed
+    // (the whole frame after a call or return), as the kernel's log_level 2.
+    std::string walk_line(uint32_t pc, const State& before, const State& after, bool alive) const;
     std::string disasm(uint32_t pc) const;
     std::string helper_name(int32_t id) const;
 

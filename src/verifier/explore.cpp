@@ -4,6 +4,7 @@
 // and which subsumes the new one ends the new path. A state still being
 // explored that equals the new one means the code can loop forever.
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "verifier/checker.hpp"
@@ -251,7 +252,8 @@ Result<VerifyResult> Checker::run() {
                 return error(
                     pc, E2BIG,
                     fmt::format("BPF program is too large. Processed {} insn", m_processed));
-            if (m_opt.log_all) log_line(fmt::format("{}: {}", pc, disasm(pc)));
+            std::optional<State> before;
+            if (m_opt.log_all) before = path.state;
             auto next = step(path);
             if (!next) {
                 Error failure = std::move(next).error();
@@ -259,6 +261,7 @@ Result<VerifyResult> Checker::run() {
                 return failure;
             }
             alive = *next;
+            if (before) log_line(walk_line(pc, *before, path.state, alive));
         }
         finish(path.parent);
     }

@@ -43,6 +43,21 @@ std::string Checker::describe_regs(const State& state) const {
     return out;
 }
 
+std::string Checker::walk_line(uint32_t pc, const State& before, const State& after,
+                               bool alive) const {
+    std::string line = fmt::format("{}: {}", pc, disasm(pc));
+    if (!alive || after.frames.empty()) return line;
+    if (before.frames.size() != after.frames.size()) return line + " ; " + describe_regs(after);
+    std::string changed;
+    for (int r = 0; r < isa::kRegisterCount; ++r) {
+        const RegState& reg = after.top().regs[r];
+        if (reg == before.top().regs[r]) continue;
+        if (!changed.empty()) changed += ' ';
+        changed += fmt::format("R{}={}", r, reg.is_init() ? describe(reg) : "?");
+    }
+    return changed.empty() ? line : line + " ; " + changed;
+}
+
 std::string Checker::helper_name(int32_t id) const {
     const progs::HelperInfo* helper = progs::find_helper(id);
     return helper ? fmt::format("bpf_{}", helper->name) : std::string("unknown");
