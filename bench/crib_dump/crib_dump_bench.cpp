@@ -1,0 +1,193 @@
+// crib dump / crib restore speed on real processes: heaps of 1 MiB, 256 MiB
+// and 1 GiB, 1,000 and 10,000 open files, 4 threads. Times are wall clock
+// around the CLI (what a user waits for), medians of several runs; MB/s is
+// the dumped memory over that time, set against memcpy bandwidth measured in
+// the same run (the limit). Every restored process must pass its own check,
+// so a fast but wrong restore does not count. CRIU 4.2's medians on this
+// machine are the reference column. Then the kernel collector against the
+// procfs one on the same processes (--leave-running).
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include <fmt/core.h>
+#include "crib/harness.hpp"
+
+namespace {
+
+using namespace crib::harness;
+using nlohmann::json;
+
+struct Case {
+    const char* label;
+    const char* workload;
+    std::vector<std::string> args;
+    int runs;
+    double criu_dump_ms, criu_restore_ms;  // 0: not measured
+};
+
+const Case kCases[] = {
+    {"heap 1 MiB", "heap", {"1"}, 7, 0, 0},
+    {"heap 256 MiB", "heap", {"256"}, 5, 256, 296},
+    {"heap 1 GiB", "heap", {"1024"}, 3, 0, 0},
+    {"1,000 files", "manyfiles", {"1000"}, 5, 269, 85},
+    {"10,000 files", "manyfiles", {"10000"}, 3, 0, 0},
+    {"4 threads", "threads", {}, 5, 95, 68},
+};
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Best of a few copies of 256 MiB, pages touched beforehand.
+double memcpy_mb_per_s() {
+    const size_t bytes = 256u << 20;
+    std::vector<char> src(bytes, 1), dst(bytes, 0);
+    double best = 0;
+    for (int i = 0; i < 5; i++) {
+        auto start = Clock::now();
+        std::memcpy(dst.data(), src.data(), bytes);
+        asm volatile("" : : "r"(dst.data()) : "memory");
+        best = std::max(best, bytes / 1e6 / (ms_since(start) / 1e3));
+    }
+    return best;
+}
+
+struct Sample {
+    double dump_ms = 0, restore_ms = 0;
+    uint64_t memory_bytes = 0;
+};
+
+// One start, dump (killed), restore -d, self-check. Throws what went wrong.
+Sample measure(const Case& c) {
+    Workload w(c.workload, c.args);
+    if (auto why = w.wait_ready(); !why.empty()) throw std::runtime_error(why);
+    TempDir image("crib-bench-img");
+    CribRun dump = run_crib({"dump", "-t", std::to_string(w.pid()), "-D", image.path(), "--json"});
+    if (!dump.exit.ok())
+        throw std::runtime_error("crib dump: " + dump.exit.describe() + ": " + dump.err);
+    Sample s;
+    s.dump_ms = dump.seconds * 1e3;
+    s.memory_bytes = json::parse(dump.out).value("memory_bytes", uint64_t{0});
+    if (wait_exit(w.pid(), seconds(10)).timed_out) throw std::runtime_error("dump did not kill");
+    CribRun restore = run_crib({"restore", "-D", image.path(), "-d"});
+    if (!restore.exit.ok())
+        throw std::runtime_error("crib restore: " + restore.exit.describe() + ": " + restore.err);
+    s.restore_ms = restore.seconds * 1e3;
+    if (std::string result = w.check(); result != "ok")
+        throw std::runtime_error("restored " + std::string(c.workload) + ": " + result);
+    wait_exit(w.pid(), seconds(30));
+    return s;
+}
+
+std::string criu(double ms) {
+    return ms > 0 ? fmt::format("{:.0f}", ms) : "-";
+}
+
+bool run_cases(double memcpy_bw) {
+    fmt::print("{:<14} {:>9} {:>10} {:>9} {:>9} {:>11} {:>9} {:>9} {:>10} {:>10}\n", "process",
+               "MiB", "dump ms", "MB/s", "/memcpy", "restore ms", "MB/s", "/memcpy", "CRIU dump",
+               "CRIU rest.");
+    bool ok = true;
+    for (const Case& c : kCases) {
+        std::vector<double> dumps, restores;
+        uint64_t bytes = 0;
+        try {
+            for (int i = 0; i < c.runs; i++) {
+                Sample s = measure(c);
+                dumps.push_back(s.dump_ms);
+                restores.push_back(s.restore_ms);
+                bytes = s.memory_bytes;
+            }
+        } catch (const std::exception& e) {
+            std::string why = e.what();
+            while (!why.empty() && why.back() == '\n') why.pop_back();
+            fmt::print("{:<14} failed: {}\n", c.label, why);
+            kill_children();
+            ok = false;
+            continue;
+        }
+        double dump_ms = median(dumps), restore_ms = median(restores);
+        double dump_bw = bytes / 1e6 / (dump_ms / 1e3),
+               restore_bw = bytes / 1e6 / (restore_ms / 1e3);
+        fmt::print(
+            "{:<14} {:>9.1f} {:>10.1f} {:>9.0f} {:>9.3f} {:>11.1f} {:>9.0f} {:>9.3f} {:>10} "
+            "{:>10}\n",
+            c.label, bytes / 1048576.0, dump_ms, dump_bw, dump_bw / memcpy_bw, restore_ms,
+            restore_bw, restore_bw / memcpy_bw, criu(c.criu_dump_ms), criu(c.criu_restore_ms));
+    }
+    return ok;
+}
+
+// Median collect and total time of --leave-running dumps with one collector.
+std::pair<double, double> collector_ms(const Workload& w, const char* collector, int runs) {
+    std::vector<double> collect, total;
+    for (int i = 0; i < runs; i++) {
+        TempDir image("crib-bench-img");
+        CribRun run = run_crib({"dump", "-t", std::to_string(w.pid()), "-D", image.path(),
+                                "--leave-running", "--json", "--collector", collector});
+        if (!run.exit.ok())
+            throw std::runtime_error(std::string("crib dump --collector ") + collector + ": " +
+                                     run.err);
+        json doc = json::parse(run.out);
+        if (doc.value("collector", "") != collector)
+            throw std::runtime_error(std::string(collector) + " collector fell back: " +
+                                     doc.value("collector_fallback", ""));
+        collect.push_back(doc["ms"].value("collect", 0.0));
+        total.push_back(run.seconds * 1e3);
+    }
+    return {median(collect), median(total)};
+}
+
+bool run_collectors() {
+    fmt::print("\n{:<14} {:>13} {:>13} {:>8} {:>13} {:>13}\n", "process", "kernel coll.",
+               "procfs coll.", "ratio", "kernel dump", "procfs dump");
+    bool ok = true;
+    for (const Case& c : {kCases[1], kCases[4], kCases[5]}) {
+        try {
+            Workload w(c.workload, c.args);
+            if (auto why = w.wait_ready(); !why.empty()) throw std::runtime_error(why);
+            auto [kernel_collect, kernel_total] = collector_ms(w, "kernel", 5);
+            auto [procfs_collect, procfs_total] = collector_ms(w, "procfs", 5);
+            fmt::print("{:<14} {:>10.2f} ms {:>10.2f} ms {:>7.1f}x {:>10.1f} ms {:>10.1f} ms\n",
+                       c.label, kernel_collect, procfs_collect, procfs_collect / kernel_collect,
+                       kernel_total, procfs_total);
+            if (std::string result = w.check(); result != "ok")
+                throw std::runtime_error("after --leave-running dumps: " + result);
+        } catch (const std::exception& e) {
+            fmt::print("{:<14} failed: {}\n", c.label, e.what());
+            ok = false;
+        }
+        kill_children();
+    }
+    return ok;
+}
+
+}  // namespace
+
+int main() {
+    become_subreaper();
+    // 10,000 fds: the restorer inherits our limit (soft up to hard; no
+    // CAP_SYS_RESOURCE to go beyond).
+    rlimit limit;
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+
+    double bw = memcpy_mb_per_s();
+    fmt::print(
+        "memcpy {:.0f} MB/s (best of 5 x 256 MiB); times are medians of wall clock "
+        "around the crib CLI; CRIU 4.2 medians (ms) for reference\n\n",
+        bw);
+    bool ok = run_cases(bw);
+    ok = run_collectors() && ok;
+    return ok ? 0 : 1;
+}
