@@ -1,6 +1,6 @@
 #include "base/error.hpp"
 
-#include <array>
+#include <cstring>
 
 namespace crib {
 
@@ -42,39 +42,8 @@ std::string Error::to_string() const {
 }
 
 std::string errno_name(int code) {
-    struct Name {
-        int code;
-        const char* name;
-    };
-    static constexpr std::array kNames{
-        Name{EPERM, "EPERM"},
-        Name{ENOENT, "ENOENT"},
-        Name{ESRCH, "ESRCH"},
-        Name{EINTR, "EINTR"},
-        Name{EIO, "EIO"},
-        Name{E2BIG, "E2BIG"},
-        Name{ENOEXEC, "ENOEXEC"},
-        Name{EBADF, "EBADF"},
-        Name{EAGAIN, "EAGAIN"},
-        Name{ENOMEM, "ENOMEM"},
-        Name{EACCES, "EACCES"},
-        Name{EFAULT, "EFAULT"},
-        Name{EBUSY, "EBUSY"},
-        Name{EEXIST, "EEXIST"},
-        Name{ENODEV, "ENODEV"},
-        Name{EINVAL, "EINVAL"},
-        Name{ENOSPC, "ENOSPC"},
-        Name{ERANGE, "ERANGE"},
-        Name{ENOSYS, "ENOSYS"},
-        Name{ELOOP, "ELOOP"},
-        Name{ENOTSUP, "EOPNOTSUPP"},
-        Name{EOVERFLOW, "EOVERFLOW"},
-        Name{EINPROGRESS, "EINPROGRESS"},
-        Name{ETIMEDOUT, "ETIMEDOUT"},
-        Name{EBADMSG, "EBADMSG"},
-    };
-    for (const auto& entry : kNames)
-        if (entry.code == code) return entry.name;
+    // glibc (2.32+) names every errno the kernel returns.
+    if (const char* name = strerrorname_np(code)) return name;
     return fmt::format("errno {}", code);
 }
 
