@@ -90,17 +90,19 @@ Result<void> check_pages(const image::Process& process, const std::string& dir) 
     return {};
 }
 
-void warn_changed_mappings(const image::Process& process, const LogSink& log) {
-    if (!log) return;
+Result<void> check_mapped_files(const image::Process& process, const LogSink& log) {
     for (const image::Vma& vma : process.vmas) {
+        if (vma.kind != image::VmaKind::File) continue;
         struct stat st;
-        if (vma.kind != image::VmaKind::File || vma.ino == 0 || stat(vma.path.c_str(), &st) != 0 ||
-            st.st_ino == vma.ino)
-            continue;
-        log(LogLevel::Warn, fmt::format("mapping {:#x}-{:#x}: '{}' is not the file mapped at the "
-                                        "dump (inode {}, now {}): its pages may differ",
-                                        vma.start, vma.end, vma.path, vma.ino, st.st_ino));
+        if (stat(vma.path.c_str(), &st) != 0)
+            return make_error(errno, "mapping {:#x}-{:#x}: file '{}' cannot be mapped again: {}",
+                              vma.start, vma.end, vma.path, strerror(errno));
+        if (log && vma.ino != 0 && st.st_ino != vma.ino)
+            log(LogLevel::Warn, fmt::format("mapping {:#x}-{:#x}: '{}' is not the file mapped at "
+                                            "the dump (inode {}, now {}): its pages may differ",
+                                            vma.start, vma.end, vma.path, vma.ino, st.st_ino));
     }
+    return {};
 }
 
 Result<void> check_special_mappings(const image::Process& process) {

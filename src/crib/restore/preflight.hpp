@@ -19,10 +19,11 @@ Result<void> check_files(const image::Process& process);
 // reads the runs into place (one pass over the file, not two); a mismatch
 // then fails the restore with nothing left behind all the same.
 Result<void> check_pages(const image::Process& process, const std::string& dir);
-// A file mapped again by path may have been replaced since the dump (an
-// upgraded library): said, not refused, since file systems such as overlayfs
-// show other inode numbers in /proc/PID/maps than stat(2) does.
-void warn_changed_mappings(const image::Process& process, const LogSink& log);
+// Every mapped file must be there to be mapped again (a deleted one, memfd
+// included, is refused). One replaced since the dump (an upgraded library)
+// is said, not refused: file systems such as overlayfs show other inode
+// numbers in /proc/PID/maps than stat(2) does.
+Result<void> check_mapped_files(const image::Process& process, const LogSink& log);
 
 Result<void> check_special_mappings(const image::Process& process);
 

@@ -209,7 +209,7 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
     CRIB_TRY(check_files(process));
     CRIB_TRY(check_pages(process, dir_for_pages));
     CRIB_TRY(check_special_mappings(process));
-    warn_changed_mappings(process, options.log);
+    CRIB_TRY(check_mapped_files(process, options.log));
     CRIB_TRY(wait_for_free_ids(process, options.pid_wait, options.log));
     double checks_ms = ms_since(started);
     auto cloned = Clock::now();

@@ -571,6 +571,20 @@ TEST_F(RestoreRefusalTest, MissingFileIsRefusedBeforeAnythingRuns) {
     expect_nothing_left();
 }
 
+TEST_F(RestoreRefusalTest, DeletedMappedFileIsRefusedBeforeAnythingRuns) {
+    auto file = std::find_if(m_saved.vmas.begin(), m_saved.vmas.end(),
+                             [](const image::Vma& v) { return v.kind == image::VmaKind::File; });
+    ASSERT_NE(file, m_saved.vmas.end());
+    file->path = "/memfd:jit (deleted)";
+    auto restored = restore(m_saved);
+    ASSERT_FALSE(restored);
+    EXPECT_EQ(restored.error().code(), ENOENT);
+    EXPECT_NE(restored.error().message().find("file '/memfd:jit (deleted)' cannot be mapped again"),
+              std::string::npos)
+        << restored.error().message();
+    expect_nothing_left();
+}
+
 TEST_F(RestoreRefusalTest, UnsupportedFileIsRefused) {
     m_saved.files.push_back({});
     m_saved.files.back().fd = 30;
