@@ -102,6 +102,17 @@ TEST_F(EndToEnd, DemoRestoredDetachedCarriesOn) {
     EXPECT_TRUE(exit.ok()) << exit.describe();
 }
 
+// The self-checks are not vacuous: a change the workload did not make (a
+// line appended to its O_APPEND log from outside) fails its check.
+TEST_F(EndToEnd, WorkloadCheckCatchesAChangeItDidNotMake) {
+    Workload w("files");
+    ASSERT_EQ(w.wait_ready(), "");
+    std::ofstream(w.dir() / "log.txt", std::ios::app) << "not from files.\n";
+    std::string result = w.check();
+    EXPECT_TRUE(result.starts_with("fail: log.txt")) << result;
+    EXPECT_EQ(wait_exit(w.pid(), seconds(30)).code, 1);
+}
+
 class LeaveRunning : public EndToEnd, public ::testing::WithParamInterface<Case> {};
 
 TEST_P(LeaveRunning, ProcessRunsOnUnharmedAndPassesItsCheck) {
