@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "crib/dump_programs.hpp"
+#include "crib/image/sample_image.hpp"
 #include "crib/kfuncs.hpp"
 #include "crib/records.hpp"
 #include "maps/ringbuf.hpp"
@@ -10,68 +11,28 @@
 namespace crib::dump {
 namespace {
 
+// The image tests' process with every field set; records carry no page runs.
 image::Process sample_process() {
-    image::Process p;
-    image::Task& t = p.task;
-    t.pid = 4242;
-    t.ppid = 1;
-    t.pgid = 4242;
-    t.sid = 4000;
-    t.comm = "sample";
-    t.exe = "/usr/bin/sample";
-    t.cwd = "/tmp";
-    t.root = "/";
-    t.umask = 027;
-    t.personality = 0x0400000;
-    t.creds.uids = {1, 2, 3, 4};
-    t.creds.gids = {5, 6, 7, 8};
-    t.creds.groups = {10, 20, 30};
-    t.creds.cap_effective = 0x1ff;
-    t.creds.cap_bounding = ~0ull >> 23;
-    for (uint32_t i = 0; i < image::kRlimitCount; ++i) t.rlimits[i] = {i * 100, i * 1000};
-    t.sigactions[9] = {0x401000, 0x14000000, 0x402000, 1ull << 3};
-    t.itimers[0] = {1000, 250};
-    t.mm = {0x400000,   0x401000,   0x600000,   0x601000,   0x700000,   0x721000,
-            0x7ffd0000, 0x7ffd1000, 0x7ffd1100, 0x7ffd1100, 0x7ffd1200, {6, 4096, 0, 0}};
-    image::PendingSignal shared;
-    shared.siginfo[0] = 10;
-    t.shared_pending.push_back(shared);
-
-    for (int32_t tid : {4242, 4243}) {
-        image::Thread& thread = p.threads.emplace_back();
-        thread.tid = tid;
-        for (size_t i = 0; i < thread.regs.size(); ++i) thread.regs[i] = tid * 100 + i;
-        thread.xstate.assign(832, static_cast<uint8_t>(tid));
-        thread.blocked = 1ull << 9;
-        thread.altstack = {0x10000, 8192, 0};
-        thread.rseq = {0x7f0000001000, 32, 0, 0x53053053};
-        thread.clear_child_tid = 0x7f0000002000 + tid;
-    }
-    image::PendingSignal own;
-    own.siginfo[0] = 12;
-    p.threads[1].pending.push_back(own);
-
-    image::Vma& heap = p.vmas.emplace_back();
-    heap = {0x700000, 0x721000, 3, 0x22, image::VmaKind::Heap, 0, "[heap]", 0, 0, {}};
-    image::Vma& file = p.vmas.emplace_back();
-    file = {0x7f0000000000, 0x7f0000004000,          5,     0x02, image::VmaKind::File,
-            8192,           "/usr/lib/libsample.so", 0x801, 77,   {}};
-
-    image::FileDesc& pipe = p.files.emplace_back();
-    pipe.fd = 3;
-    pipe.kind = image::FileKind::Pipe;
-    pipe.flags = 0;
-    pipe.path = "pipe:[991]";
-    pipe.ino = 991;
-    pipe.mode = 010600;
-    for (int i = 0; i < 10000; ++i) pipe.data.push_back(static_cast<uint8_t>(i * 7));
-    image::FileDesc& event = p.files.emplace_back();
-    event.fd = 5;
-    event.kind = image::FileKind::Eventfd;
-    event.path = "anon_inode:[eventfd]";
-    event.eventfd_count = 42;
-    event.eventfd_flags = 1;
+    image::Process p = image::test_data::rich_image().process;
+    for (image::Vma& vma : p.vmas) vma.pages.clear();
+    // Enough pipe bytes for several chunk records, the last one partial.
+    for (image::FileDesc& file : p.files)
+        if (file.kind == image::FileKind::Pipe)
+            while (file.data.size() < 2 * CRIB_CHUNK_MAX + 100)
+                file.data.push_back(static_cast<uint8_t>(file.data.size() * 7));
     return p;
+}
+
+size_t pending_signals(const image::Process& p) {
+    size_t n = p.task.shared_pending.size();
+    for (const auto& thread : p.threads) n += thread.pending.size();
+    return n;
+}
+
+size_t pipe_chunks(const image::Process& p) {
+    size_t n = 0;
+    for (const auto& file : p.files) n += (file.data.size() + CRIB_CHUNK_MAX - 1) / CRIB_CHUNK_MAX;
+    return n;
 }
 
 TEST(CribRecords, RecordsRebuildTheProcess) {
@@ -94,9 +55,11 @@ TEST(CribRecords, RecordsRebuildTheProcess) {
             add(s);
         }
     }
-    crib_signal shared{};
-    fill_signal(0, p.task.shared_pending[0], shared);
-    add(shared);
+    for (const auto& signal : p.task.shared_pending) {
+        crib_signal shared{};
+        fill_signal(0, signal, shared);
+        add(shared);
+    }
     for (const auto& vma : p.vmas) {
         auto record = std::make_unique<crib_vma>();
         ASSERT_TRUE(fill_vma(vma, *record).ok());
@@ -107,15 +70,16 @@ TEST(CribRecords, RecordsRebuildTheProcess) {
         ASSERT_TRUE(fill_file(file, *record).ok());
         add(*record);
     }
-    for (size_t offset = 0; offset < p.files[0].data.size(); offset += CRIB_CHUNK_MAX) {
-        auto chunk = std::make_unique<crib_chunk>();
-        chunk->kind = CRIB_REC_CHUNK;
-        chunk->fd = 3;
-        chunk->offset = offset;
-        chunk->size = std::min<uint32_t>(CRIB_CHUNK_MAX, p.files[0].data.size() - offset);
-        std::copy_n(p.files[0].data.begin() + offset, chunk->size, chunk->data);
-        add(*chunk);
-    }
+    for (const auto& file : p.files)
+        for (size_t offset = 0; offset < file.data.size(); offset += CRIB_CHUNK_MAX) {
+            auto chunk = std::make_unique<crib_chunk>();
+            chunk->kind = CRIB_REC_CHUNK;
+            chunk->fd = file.fd;
+            chunk->offset = offset;
+            chunk->size = std::min<uint32_t>(CRIB_CHUNK_MAX, file.data.size() - offset);
+            std::copy_n(file.data.begin() + offset, chunk->size, chunk->data);
+            add(*chunk);
+        }
     auto rebuilt = builder.finish();
     ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().to_string();
     EXPECT_EQ(*rebuilt, p);
@@ -170,9 +134,12 @@ TEST_P(CribDumpPrograms, ForwardEverything) {
     crib_dump_ctx ctx{static_cast<uint32_t>(p.task.pid), 0};
     progs::TestRunAttr attr;
     attr.ctx_in = std::span(reinterpret_cast<const uint8_t*>(&ctx), sizeof(ctx));
-    const std::map<std::string, uint32_t> expected_records = {
-        {"dump_task", 1}, {"dump_threads", 2}, {"dump_signals", 2},
-        {"dump_vmas", 2}, {"dump_files", 2},   {"dump_pipe_data", 3}};
+    const std::map<std::string, size_t> expected_records = {{"dump_task", 1},
+                                                            {"dump_threads", p.threads.size()},
+                                                            {"dump_signals", pending_signals(p)},
+                                                            {"dump_vmas", p.vmas.size()},
+                                                            {"dump_files", p.files.size()},
+                                                            {"dump_pipe_data", pipe_chunks(p)}};
     for (const char* name : kDumpPrograms) {
         runtime::Prog* prog = (*object)->find_program(name);
         ASSERT_NE(prog, nullptr) << name;
