@@ -56,10 +56,11 @@ fuzz-test: fuzz
 	for t in $(FUZZ_BUILD)/bin/fuzz_*; do \
 	  [ -x "$$t" ] || continue; name=$$(basename $$t); \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+	  seeds=fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
 	  echo "== $$name ($(FUZZ_SECONDS)s)"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/ \
-	    $(FUZZ_BUILD)/corpus/$$name fuzz/seeds/$$name > $(FUZZ_BUILD)/$$name.log 2>&1 \
+	    $(FUZZ_BUILD)/corpus/$$name $$seeds > $(FUZZ_BUILD)/$$name.log 2>&1 \
 	    || { grep -A40 -E 'ERROR|DEADLY|out-of-memory' $(FUZZ_BUILD)/$$name.log | head -80; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_BUILD)/$$name.log; \
 	done
