@@ -5,53 +5,14 @@
 
 #include <array>
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
+
+#include "btf/libbpf_capture.hpp"
 
 namespace crib::btf {
 namespace {
 
 // Enough to follow any sane chain; a longer one is a loop in hostile BTF.
 constexpr int kMaxChain = 64;
-
-// libbpf explains a refusal by printing it; libraries here never print.
-// While a guard lives, what libbpf says is kept for the error message
-// instead of reaching stderr.
-class LibbpfCapture {
-public:
-    LibbpfCapture() : m_previous(libbpf_set_print(capture)) { t_said.clear(); }
-    ~LibbpfCapture() { libbpf_set_print(m_previous); }
-    LibbpfCapture(const LibbpfCapture&) = delete;
-    LibbpfCapture& operator=(const LibbpfCapture&) = delete;
-
-    // The last thing libbpf said, without its prefix and newline.
-    static std::string said() { return t_said; }
-
-private:
-    // Debug level included: libbpf reports bad BTF headers there.
-    static int capture(enum libbpf_print_level, const char* format, va_list args) {
-        char line[512];
-        int n = std::vsnprintf(line, sizeof line, format, args);
-        if (n <= 0) return n;
-        std::string_view text(line);
-        if (text.starts_with("libbpf: ")) text.remove_prefix(8);
-        while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-        t_said = text;
-        return n;
-    }
-
-    static thread_local std::string t_said;
-    libbpf_print_fn_t m_previous;
-};
-thread_local std::string LibbpfCapture::t_said;
-
-Error libbpf_error(int err, std::string_view what) {
-    int code = err < 0 ? -err : err;
-    if (code == 0) code = EINVAL;
-    std::string said = LibbpfCapture::said();
-    if (said.empty()) return make_error(code, "{}: {}", what, errno_name(code));
-    return make_error(code, "{}: {} ({})", what, errno_name(code), said);
-}
 
 }  // namespace
 
@@ -71,7 +32,7 @@ std::string_view essential_name(std::string_view name) {
 
 Result<std::shared_ptr<Btf>> Btf::parse(std::span<const uint8_t> raw) {
     if (raw.empty()) return make_error(EINVAL, "empty BTF");
-    LibbpfCapture capture;
+    LibbpfCapture capture(LibbpfCapture::Levels::WithDebug);
     errno = 0;
     struct ::btf* handle = btf__new(raw.data(), static_cast<uint32_t>(raw.size()));
     if (!handle) return libbpf_error(errno, "invalid BTF");
@@ -79,7 +40,7 @@ Result<std::shared_ptr<Btf>> Btf::parse(std::span<const uint8_t> raw) {
 }
 
 Result<std::shared_ptr<Btf>> Btf::load_vmlinux() {
-    LibbpfCapture capture;
+    LibbpfCapture capture(LibbpfCapture::Levels::WithDebug);
     errno = 0;
     struct ::btf* handle = btf__load_vmlinux_btf();
     if (!handle) return libbpf_error(errno, "cannot load vmlinux BTF");
@@ -87,7 +48,7 @@ Result<std::shared_ptr<Btf>> Btf::load_vmlinux() {
 }
 
 Result<std::shared_ptr<Btf>> Btf::load_file(const std::string& path) {
-    LibbpfCapture capture;
+    LibbpfCapture capture(LibbpfCapture::Levels::WithDebug);
     errno = 0;
     struct ::btf* handle = btf__parse(path.c_str(), nullptr);
     if (!handle) return libbpf_error(errno, fmt::format("cannot load BTF from '{}'", path));

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
 #include <string>
+
+#include "btf/libbpf_capture.hpp"
 
 // The object file, placed in .rodata at compile time (CRIB_COLLECT_BPF_OBJECT
 // is its path in the build tree; CMake recompiles this file when it changes).
@@ -24,53 +24,12 @@ extern "C" const uint8_t crib_collect_bpf_end[];
 namespace crib::kernel {
 namespace {
 
+using btf::libbpf_error;
+using btf::LibbpfCapture;
+
 // What one read() may take; the kernel hands back at most its seq_file
 // buffer (32 KiB) per call anyway.
 constexpr size_t kReadChunk = 64 * 1024;
-
-// libbpf explains failures (a verifier log, a CO-RE relocation it could not
-// resolve) by printing; libraries here never print. While a guard lives its
-// warnings are caught, all of them in order (the cause is not always the
-// first one), for the error message.
-// TODO(lead): one copy with src/btf/btf.cpp's LibbpfCapture once btf
-// exports it.
-class LibbpfCapture {
-public:
-    LibbpfCapture() : m_previous(libbpf_set_print(capture)) { t_said.clear(); }
-    ~LibbpfCapture() { libbpf_set_print(m_previous); }
-    LibbpfCapture(const LibbpfCapture&) = delete;
-    LibbpfCapture& operator=(const LibbpfCapture&) = delete;
-
-    static const std::string& said() { return t_said; }
-
-private:
-    static int capture(enum libbpf_print_level level, const char* format, va_list args) {
-        if (level == LIBBPF_DEBUG) return 0;
-        char line[1024];
-        int n = std::vsnprintf(line, sizeof line, format, args);
-        if (n <= 0) return n;
-        std::string_view text(line);
-        if (text.starts_with("libbpf: ")) text.remove_prefix(8);
-        while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-        if (text.empty() || t_said.size() > kMaxSaid) return n;
-        if (!t_said.empty()) t_said += "; ";
-        t_said += text;
-        return n;
-    }
-
-    static constexpr size_t kMaxSaid = 4096;
-    static thread_local std::string t_said;
-    libbpf_print_fn_t m_previous;
-};
-thread_local std::string LibbpfCapture::t_said;
-
-Error libbpf_error(int err, std::string_view what) {
-    int code = err < 0 ? -err : err;
-    if (code == 0) code = EINVAL;
-    const std::string& said = LibbpfCapture::said();
-    if (said.empty()) return make_error(code, "{}: {}", what, errno_name(code));
-    return make_error(code, "{}: {} ({})", what, errno_name(code), said);
-}
 
 // Closes a descriptor when the scope ends.
 class Fd {
