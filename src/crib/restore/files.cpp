@@ -34,6 +34,8 @@ public:
         if (m_fd >= 0) close(m_fd);
     }
     int get() const { return m_fd; }
+    // Gives up ownership: the fd stays open.
+    int release() { return std::exchange(m_fd, -1); }
 
 private:
     int m_fd;
@@ -97,8 +99,18 @@ public:
     }
 
 private:
-    Result<Fd> raise(Fd fd, const image::FileDesc& file) {
-        int high = fcntl(fd.get(), F_DUPFD_CLOEXEC, m_floor);
+    Result<Fd> raise(Fd fd, const image::FileDesc& file) { return place(fd.get(), file); }
+
+    // A copy of `source` at the file's own number when that number is free,
+    // else above every saved number (placed at the end). Parking every file
+    // above the saved numbers first would need twice the fds: 10,000 open
+    // files against a limit of 20,000 would not fit.
+    Result<Fd> place(int source, const image::FileDesc& file) {
+        if (fcntl(file.fd, F_GETFD) < 0 && errno == EBADF) {
+            if (dup2(source, file.fd) < 0) return fd_error(file, "cannot place");
+            return Fd(file.fd);
+        }
+        int high = fcntl(source, F_DUPFD_CLOEXEC, m_floor);
         if (high < 0) return fd_error(file, "cannot renumber");
         return Fd(high);
     }
@@ -147,8 +159,7 @@ private:
                      .first;
         }
         const Fd& end = access_mode(file.flags) == O_RDONLY ? it->second.first : it->second.second;
-        Fd fd(fcntl(end.get(), F_DUPFD_CLOEXEC, m_floor));
-        if (fd.get() < 0) return fd_error(file, "cannot duplicate pipe end");
+        Fd fd = CRIB_TRY(place(end.get(), file));
         if (fcntl(fd.get(), F_SETFL, file.flags & kStatusFlags) < 0)
             return fd_error(file, "cannot set status flags on");
         return fd;
@@ -220,7 +231,11 @@ Result<void> restore_files(const std::vector<image::FileDesc>& files, std::vecto
         if (!keep.count(fd)) close(fd);
     for (size_t i = 0; i < files.size(); i++) {
         const image::FileDesc& file = files[i];
-        if (dup2(built[i].get(), file.fd) < 0) return fd_error(file, "cannot place");
+        if (built[i].get() == file.fd) {
+            built[i].release();  // placed at its number while building
+        } else if (dup2(built[i].get(), file.fd) < 0) {
+            return fd_error(file, "cannot place");
+        }
         if ((file.flags & O_CLOEXEC) && fcntl(file.fd, F_SETFD, FD_CLOEXEC) < 0)
             return fd_error(file, "cannot set close-on-exec on");
     }
