@@ -24,9 +24,9 @@ enum KfuncFlag : uint32_t {
     kKfSleepable = 1u << 5,
     kKfDestructive = 1u << 6,
     kKfRcu = 1u << 7,
-    kKfIterNew = 1u << 8,      // open-coded iterator: constructor
-    kKfIterNext = 1u << 9,     // step: returns the next element or NULL
-    kKfIterDestroy = 1u << 10, // destructor: must run before exit
+    kKfIterNew = 1u << 8,       // open-coded iterator: constructor
+    kKfIterNext = 1u << 9,      // step: returns the next element or NULL
+    kKfIterDestroy = 1u << 10,  // destructor: must run before exit
 };
 
 // A kfunc's prototype as data, read by the verifier as it reads helper

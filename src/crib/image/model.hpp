@@ -20,7 +20,7 @@ inline constexpr uint64_t kPageSize = 4096;
 struct Credentials {
     std::array<uint32_t, 4> uids{};  // real, effective, saved, fs
     std::array<uint32_t, 4> gids{};
-    std::vector<uint32_t> groups;    // supplementary
+    std::vector<uint32_t> groups;  // supplementary
     uint64_t cap_inheritable = 0, cap_permitted = 0, cap_effective = 0, cap_bounding = 0,
              cap_ambient = 0;
     bool operator==(const Credentials&) const = default;
@@ -171,7 +171,7 @@ struct Process {
 struct DumpInfo {
     std::string collector;  // "kernel" or "procfs"
     std::string kernel_release;
-    uint64_t time_ns = 0;   // CLOCK_REALTIME when the process was frozen
+    uint64_t time_ns = 0;  // CLOCK_REALTIME when the process was frozen
     uint64_t page_bytes = 0;
     bool operator==(const DumpInfo&) const = default;
 };

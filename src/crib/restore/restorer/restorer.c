@@ -146,13 +146,11 @@ __attribute__((noreturn)) static void finish_thread(const struct crib_rst_args* 
                                                     const struct crib_rst_thread* t) {
     /* SS_ONSTACK only says the thread was running on it at the dump: the
      * kernel refuses it as a flag to set. */
-    struct stack_t_ ss = {t->altstack_sp, (int32_t)(t->altstack_flags & ~1u), 0,
-                          t->altstack_size};
+    struct stack_t_ ss = {t->altstack_sp, (int32_t)(t->altstack_flags & ~1u), 0, t->altstack_size};
     if (!(t->altstack_flags & 2 /* SS_DISABLE */))
         check(SYS(NR_SIGALTSTACK, &ss, 0, 0, 0, 0, 0), CRIB_RST_STEP_ALTSTACK);
     if (t->rseq_address)
-        check(SYS(NR_RSEQ, t->rseq_address, t->rseq_length, t->rseq_flags, t->rseq_signature, 0,
-                  0),
+        check(SYS(NR_RSEQ, t->rseq_address, t->rseq_length, t->rseq_flags, t->rseq_signature, 0, 0),
               CRIB_RST_STEP_RSEQ);
     SYS(NR_SET_TID_ADDRESS, t->clear_child_tid, 0, 0, 0, 0, 0);
     set_creds(&args->creds);
@@ -161,7 +159,7 @@ __attribute__((noreturn)) static void finish_thread(const struct crib_rst_args* 
 
 /* New threads start here on their own stack: [rsp] = args, [rsp+8] = thread. */
 __attribute__((noreturn, used)) void crib_restorer_thread_start(const struct crib_rst_args* args,
-                                                         const struct crib_rst_thread* t) {
+                                                                const struct crib_rst_thread* t) {
     finish_thread(args, t);
 }
 
@@ -255,10 +253,10 @@ __attribute__((noreturn, used)) void crib_restorer_main(struct crib_rst_args* ar
     long pid = SYS(NR_GETPID, 0, 0, 0, 0, 0, 0);
     const struct crib_rst_signal* sigs = (const struct crib_rst_signal*)args->signals;
     for (uint32_t i = 0; i < args->nr_signals; i++) {
-        long ret = sigs[i].tid ? SYS(NR_RT_TGSIGQUEUEINFO, pid, sigs[i].tid, sigs[i].signo,
-                                     sigs[i].siginfo, 0, 0)
-                               : SYS(NR_RT_SIGQUEUEINFO, pid, sigs[i].signo, sigs[i].siginfo, 0,
-                                     0, 0);
+        long ret =
+            sigs[i].tid
+                ? SYS(NR_RT_TGSIGQUEUEINFO, pid, sigs[i].tid, sigs[i].signo, sigs[i].siginfo, 0, 0)
+                : SYS(NR_RT_SIGQUEUEINFO, pid, sigs[i].signo, sigs[i].siginfo, 0, 0, 0);
         check(ret, CRIB_RST_STEP_QUEUE_SIGNAL);
     }
 
