@@ -2,8 +2,11 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -31,21 +34,6 @@ using btf::LibbpfCapture;
 // buffer (32 KiB) per call anyway.
 constexpr size_t kReadChunk = 64 * 1024;
 
-// Closes a descriptor when the scope ends.
-class Fd {
-public:
-    explicit Fd(int fd) : m_fd(fd) {}
-    ~Fd() {
-        if (m_fd >= 0) close(m_fd);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return m_fd; }
-
-private:
-    int m_fd;
-};
-
 Result<std::vector<uint8_t>> read_all(int fd, std::string_view program, pid_t pid) {
     std::vector<uint8_t> out;
     std::vector<uint8_t> chunk(kReadChunk);
@@ -65,14 +53,9 @@ Result<std::vector<uint8_t>> read_all(int fd, std::string_view program, pid_t pi
     }
 }
 
-}  // namespace
-
-std::span<const uint8_t> collect_object_bytes() {
-    return {crib_collect_bpf_begin,
-            static_cast<size_t>(crib_collect_bpf_end - crib_collect_bpf_begin)};
-}
-
-Result<std::unique_ptr<IteratorObject>> IteratorObject::load() {
+// libbpf's object loaded into the kernel; its programs' descriptors
+// (duplicated: closing the object closes its own) in kIterators order.
+Result<std::vector<Fd>> load_programs() {
     if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
         return make_error(ENOENT,
                           "the kernel has no BTF (/sys/kernel/btf/vmlinux): "
@@ -83,7 +66,8 @@ Result<std::unique_ptr<IteratorObject>> IteratorObject::load() {
     errno = 0;
     struct bpf_object* object = bpf_object__open_mem(bytes.data(), bytes.size(), &options);
     if (!object) return libbpf_error(errno, "cannot open the collector's BPF object");
-    std::unique_ptr<IteratorObject> loaded(new IteratorObject(object));
+    std::unique_ptr<struct bpf_object, void (*)(struct bpf_object*)> owner(object,
+                                                                           bpf_object__close);
     if (int err = bpf_object__load(object); err != 0) {
         if (err == -EPERM || err == -EACCES)
             return libbpf_error(err,
@@ -91,7 +75,59 @@ Result<std::unique_ptr<IteratorObject>> IteratorObject::load() {
                                 "(or CAP_SYS_ADMIN)");
         return libbpf_error(err, "the kernel refused the collector's iterators");
     }
-    return loaded;
+    std::vector<Fd> programs;
+    for (std::string_view name : kIterators) {
+        std::string text(name);
+        struct bpf_program* prog = bpf_object__find_program_by_name(object, text.c_str());
+        if (!prog) return make_error(ENOENT, "the collector's object has no program {}", name);
+        Fd fd(fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 0));
+        if (!fd) return make_error(errno, "dup of program {}: {}", name, errno_name(errno));
+        programs.push_back(std::move(fd));
+    }
+    return programs;
+}
+
+// Holds an exclusive flock on a pin directory (or nothing) for its scope.
+class DirLock {
+public:
+    explicit DirLock(const Fd& dir) : m_fd(dir.get()) {
+        if (m_fd >= 0)
+            while (flock(m_fd, LOCK_EX) != 0 && errno == EINTR) {
+            }
+    }
+    ~DirLock() {
+        if (m_fd >= 0) flock(m_fd, LOCK_UN);
+    }
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
+
+private:
+    int m_fd;
+};
+
+}  // namespace
+
+std::span<const uint8_t> collect_object_bytes() {
+    return {crib_collect_bpf_begin,
+            static_cast<size_t>(crib_collect_bpf_end - crib_collect_bpf_begin)};
+}
+
+Result<std::unique_ptr<IteratorObject>> IteratorObject::load(std::string_view pin_root) {
+    std::string key = pin_root.empty() ? std::string() : pin_key(collect_object_bytes());
+    if (!pin_root.empty())
+        if (auto pinned = open_pinned(pin_root, key, kIterators))
+            return std::unique_ptr<IteratorObject>(new IteratorObject(
+                std::move(pinned->programs), std::move(pinned->dir), Origin::Pinned));
+    std::vector<Fd> programs = CRIB_TRY(load_programs());
+    if (pin_root.empty())
+        return std::unique_ptr<IteratorObject>(
+            new IteratorObject(std::move(programs), Fd(), Origin::Loaded));
+    std::vector<int> fds;
+    for (const Fd& fd : programs) fds.push_back(fd.get());
+    std::optional<Fd> published = publish_pinned(pin_root, key, kIterators, fds);
+    Origin origin = published ? Origin::Published : Origin::Loaded;
+    return std::unique_ptr<IteratorObject>(
+        new IteratorObject(std::move(programs), published ? std::move(*published) : Fd(), origin));
 }
 
 Result<IteratorObject*> IteratorObject::shared() {
@@ -102,27 +138,23 @@ Result<IteratorObject*> IteratorObject::shared() {
     return object.get();
 }
 
-IteratorObject::~IteratorObject() {
-    bpf_object__close(m_object);
-}
-
 Result<std::vector<uint8_t>> IteratorObject::run(std::string_view program, pid_t pid) {
-    std::string name(program);
-    struct bpf_program* prog = bpf_object__find_program_by_name(m_object, name.c_str());
-    if (!prog) return make_error(ENOENT, "the collector's object has no program {}", program);
+    auto found = std::find(kIterators.begin(), kIterators.end(), program);
+    if (found == kIterators.end())
+        return make_error(ENOENT, "the collector's object has no program {}", program);
+    int prog = m_programs[static_cast<size_t>(found - kIterators.begin())].get();
 
     std::lock_guard guard(m_run_lock);
-    LibbpfCapture capture;
+    DirLock across_processes(m_shared_dir);
     union bpf_iter_link_info info {};
     info.task.pid = static_cast<uint32_t>(pid);
-    LIBBPF_OPTS(bpf_iter_attach_opts, options, .link_info = &info, .link_info_len = sizeof info);
-    errno = 0;
-    struct bpf_link* link = bpf_program__attach_iter(prog, &options);
+    LIBBPF_OPTS(bpf_link_create_opts, options, .iter_info = &info, .iter_info_len = sizeof info);
+    Fd link(bpf_link_create(prog, 0, BPF_TRACE_ITER, &options));
     if (!link)
-        return libbpf_error(errno, fmt::format("pid {}: cannot attach iterator {}", pid, program));
-    std::unique_ptr<struct bpf_link, int (*)(struct bpf_link*)> link_owner(link, bpf_link__destroy);
-    Fd iter(bpf_iter_create(bpf_link__fd(link)));
-    if (iter.get() < 0)
+        return make_error(errno, "pid {}: cannot attach iterator {}: {}", pid, program,
+                          errno_name(errno));
+    Fd iter(bpf_iter_create(link.get()));
+    if (!iter)
         return make_error(errno, "pid {}: cannot create iterator {}: {}", pid, program,
                           errno_name(errno));
     return read_all(iter.get(), program, pid);

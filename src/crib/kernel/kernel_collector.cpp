@@ -21,8 +21,6 @@
 namespace crib::kernel {
 namespace {
 
-constexpr std::array kIterators{kTaskIterator, kVmaIterator, kFileIterator};
-
 // The vsyscall page is not in any mm's VMA tree (the kernel adds its
 // gate VMA when printing /proc/PID/maps), so no iterator sees it. It is one
 // system-wide page whose mode is fixed at boot, the same line for every
