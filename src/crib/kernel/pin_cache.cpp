@@ -96,8 +96,8 @@ std::optional<Fd> publish_pinned(std::string_view root, std::string_view key,
     std::string dir_path = fmt::format("{}/{}", root, key);
     // bpffs refuses names with a dot, so no hidden name: the prefix keeps
     // it apart from keys (hex digits only).
-    std::string private_path = fmt::format("{}/new-{}-{}", root, key, getpid());
-    remove_dir(private_path);  // a crashed run of a recycled pid
+    std::string private_path = fmt::format("{}/new-{}-{}", root, key, gettid());
+    remove_dir(private_path);  // a crashed run of a recycled tid
     if (mkdir(private_path.c_str(), 0700) != 0) return std::nullopt;
     for (size_t i = 0; i < names.size() && i < programs.size(); ++i) {
         std::string path = fmt::format("{}/{}", private_path, names[i]);

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -664,6 +665,115 @@ TEST(KernelIterators, LoadWithoutCapabilitiesSaysWhy) {
     std::string said(buffer, static_cast<size_t>(n));
     EXPECT_NE(said.find("CAP_BPF"), std::string::npos) << said;
     EXPECT_NE(said.find("EPERM"), std::string::npos) << said;
+}
+
+// A pin root of the test's own on the real bpffs, removed when done.
+class KernelPins : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (skip_without_bpf()) GTEST_SKIP() << "BPF iterators are not permitted here";
+        m_root = fmt::format("/sys/fs/bpf/crib-test-{}", getpid());
+        m_dir = fmt::format("{}/{}", m_root, pin_key(collect_object_bytes()));
+        std::filesystem::remove_all(m_root);
+    }
+    void TearDown() override {
+        if (!m_root.empty()) std::filesystem::remove_all(m_root);
+    }
+
+    // Loads from m_root and checks the programs work: the task iterator
+    // over this process reports this process.
+    IteratorObject::Origin load_and_run() {
+        auto object = IteratorObject::load(m_root);
+        EXPECT_TRUE(object) << object.error().to_string();
+        if (!object) return IteratorObject::Origin::Loaded;
+        auto bytes = (*object)->run(kTaskIterator, getpid());
+        EXPECT_TRUE(bytes) << bytes.error().to_string();
+        image::Process self;
+        if (bytes) {
+            EXPECT_TRUE(decode_records(*bytes, getpid(), self));
+        }
+        EXPECT_EQ(self.task.pid, getpid());
+        return (*object)->origin();
+    }
+
+    std::set<std::string> pinned_names() {
+        std::set<std::string> names;
+        for (const auto& entry : std::filesystem::directory_iterator(m_dir))
+            names.insert(entry.path().filename().string());
+        return names;
+    }
+
+    std::string m_root, m_dir;
+};
+
+TEST_F(KernelPins, FirstLoadPinsAndLaterLoadsTakeThePins) {
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Published);
+    EXPECT_EQ(pinned_names(),
+              (std::set<std::string>{"collect_task", "collect_vma", "collect_file"}));
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Pinned);
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Pinned);
+}
+
+// A set missing a program, or one others could write to, is not used: the
+// object is loaded and a complete, private set replaces it.
+TEST_F(KernelPins, IncompleteOrUntrustedPinsAreReplaced) {
+    ASSERT_EQ(load_and_run(), IteratorObject::Origin::Published);
+    std::filesystem::remove(m_dir + "/collect_vma");
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Published);
+    EXPECT_EQ(pinned_names().size(), 3u);
+
+    ASSERT_EQ(chmod(m_dir.c_str(), 0777), 0);
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Published);
+    struct stat st {};
+    ASSERT_EQ(stat(m_dir.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Pinned);
+}
+
+// Pins of another build (another key) are neither used nor touched.
+TEST_F(KernelPins, OtherKeysAreLeftAlone) {
+    std::string other = m_root + "/0123456789abcdef";
+    std::filesystem::create_directories(other);
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Published);
+    EXPECT_TRUE(std::filesystem::exists(other));
+}
+
+// Without bpffs at the pin root the object is loaded every time and
+// nothing is left behind.
+TEST_F(KernelPins, NoBpffsMeansLoadEveryTime) {
+    std::string dir = temp_dir();
+    m_root = dir + "/crib";
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Loaded);
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Loaded);
+    EXPECT_FALSE(std::filesystem::exists(m_root));
+    std::filesystem::remove_all(dir);
+    m_root.clear();
+}
+
+// Crib runs racing on an empty pin root all load working programs; one
+// set ends up pinned, complete, and is what later runs take.
+TEST_F(KernelPins, RacingRunsAllWork) {
+    constexpr int kRacers = 4;
+    std::vector<pid_t> racers;
+    for (int i = 0; i < kRacers; ++i) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            auto object = IteratorObject::load(m_root);
+            if (!object) _exit(2);
+            auto bytes = (*object)->run(kTaskIterator, getpid());
+            image::Process self;
+            _exit(bytes && decode_records(*bytes, getpid(), self) && self.task.pid == getpid() ? 0
+                                                                                               : 1);
+        }
+        racers.push_back(pid);
+    }
+    for (pid_t pid : racers) {
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    }
+    EXPECT_EQ(pinned_names().size(), 3u);
+    EXPECT_EQ(load_and_run(), IteratorObject::Origin::Pinned);
 }
 
 TEST(KernelRecords, TruncatedAndUnknownRecordsAreRefusedWithTheirOffset) {
