@@ -29,11 +29,22 @@ static struct {
     __u32 groups[CRIB_COLLECT_GROUPS_MAX];
 } scratch;
 
+/* Loads through a trusted pointer (an iterator's task, vma or file, or
+ * bpf_get_current_task_btf) make the kernel's verifier look up
+ * "<type>__safe_trusted" and its siblings by name in vmlinux's BTF, a scan
+ * of every type each time. Through a read-only alias of the same object the
+ * loads are checked as probe reads, without those lookups; only pointers
+ * handed to helpers that want trusted ones (bpf_d_path, bpf_task_pt_regs)
+ * are taken from the original. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define UNTRUSTED(type, ptr) \
+    ((type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(type)))
+
 /* A pid number as the reader sees it (pid_nr_ns with the reader's pid
  * namespace): 0 when the pid is not visible there, like /proc shows it. */
 static __s32 pid_nr_for_reader(struct pid *pid)
 {
-    struct task_struct *reader = bpf_get_current_task_btf();
+    struct task_struct *reader = UNTRUSTED(struct task_struct, bpf_get_current_task_btf());
     struct pid *own = reader->thread_pid;
     unsigned int level = own->level;
     if (!pid || level > 32 || pid->level < level) return 0;
@@ -168,8 +179,9 @@ static void read_mm(struct crib_rec_task *r, struct mm_struct *mm)
     bpf_probe_read_kernel(r->auxv, bytes, &mm->saved_auxv[0]);
 }
 
-static void emit_task(struct seq_file *seq, struct task_struct *task)
+static void emit_task(struct seq_file *seq, struct task_struct *trusted)
 {
+    struct task_struct *task = UNTRUSTED(struct task_struct, trusted);
     /* Too large for memset: every member is assigned below instead. */
     struct crib_rec_task *r = &scratch.task;
     r->pad = 0;
@@ -185,11 +197,11 @@ static void emit_task(struct seq_file *seq, struct task_struct *task)
     read_sigactions(r, task->sighand);
     read_itimers(r, signal);
 
-    struct mm_struct *mm = task->mm;
-    read_mm(r, mm);
+    struct mm_struct *mm = trusted->mm;
+    read_mm(r, UNTRUSTED(struct mm_struct, mm));
     r->exe_len = mm ? path_into(&mm->exe_file->f_path, scratch.paths[0]) : -2;
 
-    struct fs_struct *fs = task->fs;
+    struct fs_struct *fs = trusted->fs;
     r->has_fs = fs != 0;
     r->umask = fs ? fs->umask : 0;
     r->cwd_len = fs ? path_into(&fs->pwd, scratch.paths[1]) : -2;
@@ -209,25 +221,27 @@ static void emit_task(struct seq_file *seq, struct task_struct *task)
 
 /* sigaltstack(NULL, &old) computes its flags from the thread's stack
  * pointer (SS_ONSTACK while running on the alternate stack); so do we. */
-static __u32 altstack_flags(struct task_struct *task)
+static __u32 altstack_flags(struct task_struct *trusted)
 {
+    struct task_struct *task = UNTRUSTED(struct task_struct, trusted);
     __u64 sp = task->sas_ss_sp, size = task->sas_ss_size;
     __u32 own = task->sas_ss_flags;
     if (!size) return SS_DISABLE;
     if (own & SS_AUTODISARM) return own;
-    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(trusted);
     __u64 user_sp = regs ? BPF_CORE_READ(regs, sp) : 0;
     int on_stack = user_sp > sp && user_sp - sp <= size;
     return own | (on_stack ? SS_ONSTACK : 0);
 }
 
-static void emit_thread(struct seq_file *seq, struct task_struct *task)
+static void emit_thread(struct seq_file *seq, struct task_struct *trusted)
 {
+    struct task_struct *task = UNTRUSTED(struct task_struct, trusted);
     struct crib_rec_thread r = {};
     r.head.kind = CRIB_REC_THREAD;
     r.head.size = sizeof r;
     r.tid = pid_nr_for_reader(task->thread_pid);
-    r.altstack_flags = altstack_flags(task);
+    r.altstack_flags = altstack_flags(trusted);
     r.altstack_sp = task->sas_ss_sp;
     r.altstack_size = task->sas_ss_size;
     r.clear_child_tid = (__u64)task->clear_child_tid;
