@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "crib/records.hpp"
+#include "crib/types_btf.hpp"
 #include "progs/kfuncs.hpp"
 
 namespace crib::dump {
@@ -48,6 +49,7 @@ struct IterState {
 // Each iterator kind: how many items, and how to fill item i.
 struct ThreadItems {
     using Record = crib_thread;
+    static constexpr std::string_view kRecord = "crib_thread";
     static size_t count(const image::Process& p) { return p.threads.size(); }
     static Result<void> fill(const image::Process& p, size_t i, Record& out) {
         return fill_thread(p.threads[i], out);
@@ -56,6 +58,7 @@ struct ThreadItems {
 
 struct VmaItems {
     using Record = crib_vma;
+    static constexpr std::string_view kRecord = "crib_vma";
     static size_t count(const image::Process& p) { return p.vmas.size(); }
     static Result<void> fill(const image::Process& p, size_t i, Record& out) {
         return fill_vma(p.vmas[i], out);
@@ -64,6 +67,7 @@ struct VmaItems {
 
 struct FileItems {
     using Record = crib_file;
+    static constexpr std::string_view kRecord = "crib_file";
     static size_t count(const image::Process& p) { return p.files.size(); }
     static Result<void> fill(const image::Process& p, size_t i, Record& out) {
         return fill_file(p.files[i], out);
@@ -74,6 +78,7 @@ struct FileItems {
 // process-wide ones.
 struct SignalItems {
     using Record = crib_signal;
+    static constexpr std::string_view kRecord = "crib_signal";
     static size_t count(const image::Process& p) {
         size_t n = p.task.shared_pending.size();
         for (const image::Thread& thread : p.threads) n += thread.pending.size();
@@ -95,6 +100,7 @@ struct SignalItems {
 // Item i: the i-th CRIB_CHUNK_MAX slice of all pipe bytes, file by file.
 struct ChunkItems {
     using Record = crib_chunk;
+    static constexpr std::string_view kRecord = "crib_chunk";
     static size_t chunks(const image::FileDesc& file) {
         return (file.data.size() + CRIB_CHUNK_MAX - 1) / CRIB_CHUNK_MAX;
     }
@@ -157,14 +163,20 @@ struct Iterator {
         return 0;
     }
 
-    // The three kfuncs of bpf_iter_crib_<name>.
-    static void add_to(std::vector<progs::Kfunc>& set, std::string_view name) {
+    // The three kfuncs of bpf_iter_<name>, sized by the BPF view of the
+    // iterator and of the record it hands out.
+    static Result<void> add_to(std::vector<progs::Kfunc>& set, std::string_view name,
+                               const btf::Btf& types) {
         using progs::ArgKind;
         using progs::RetKind;
-        const uint32_t size = sizeof(uint64_t) * 2;  // struct bpf_iter_crib_<name>
         progs::KfuncProto proto;
         proto.iter = name;
-        proto.iter_size = size;
+        proto.iter_size = CRIB_TRY(struct_size(types, fmt::format("bpf_iter_{}", name)));
+        // The verifier lets a program touch what the BTF says; the kfuncs
+        // keep a pointer in the iterator and hand out a C++ record.
+        if (proto.iter_size < sizeof(State*))
+            return make_error(EINVAL, "struct bpf_iter_{} is {} bytes, too small for its state",
+                              name, proto.iter_size);
         proto.args[0] = {ArgKind::PtrToIter, 0};
 
         progs::KfuncProto create_proto = proto;
@@ -174,7 +186,10 @@ struct Iterator {
 
         progs::KfuncProto next_proto = proto;
         next_proto.ret = {RetKind::PtrToMem, progs::kRetMaybeNull};
-        next_proto.ret_size = sizeof(typename Items::Record);
+        next_proto.ret_size = CRIB_TRY(struct_size(types, Items::kRecord));
+        if (next_proto.ret_size != sizeof(typename Items::Record))
+            return make_error(EINVAL, "struct {} is {} bytes in crib's types BTF but {} in crib",
+                              Items::kRecord, next_proto.ret_size, sizeof(typename Items::Record));
         set.push_back({fmt::format("bpf_iter_{}_next", name), &next,
                        progs::kKfIterNext | progs::kKfRetNull, next_proto});
 
@@ -182,10 +197,13 @@ struct Iterator {
         destroy_proto.ret = {RetKind::Void, 0};
         set.push_back({fmt::format("bpf_iter_{}_destroy", name), &destroy, progs::kKfIterDestroy,
                        destroy_proto});
+        return {};
     }
 };
 
-progs::KfuncSet checkpoint_set() {
+}  // namespace
+
+Result<progs::KfuncSet> checkpoint_kfunc_set(const btf::Btf& types) {
     using progs::ArgKind;
     progs::KfuncSet set{kCheckpointKfuncSet, {}};
     progs::KfuncProto task_proto;
@@ -193,19 +211,23 @@ progs::KfuncSet checkpoint_set() {
     task_proto.args[1] = {ArgKind::PtrToMem, progs::kUninit};
     task_proto.args[2] = {ArgKind::ConstSize, 0};
     set.kfuncs.push_back({"bpf_crib_task_info", &task_info, 0, task_proto});
-    Iterator<ThreadItems>::add_to(set.kfuncs, "crib_thread");
-    Iterator<SignalItems>::add_to(set.kfuncs, "crib_signal");
-    Iterator<VmaItems>::add_to(set.kfuncs, "crib_vma");
-    Iterator<FileItems>::add_to(set.kfuncs, "crib_file");
-    Iterator<ChunkItems>::add_to(set.kfuncs, "crib_chunk");
+    CRIB_TRY(Iterator<ThreadItems>::add_to(set.kfuncs, "crib_thread", types));
+    CRIB_TRY(Iterator<SignalItems>::add_to(set.kfuncs, "crib_signal", types));
+    CRIB_TRY(Iterator<VmaItems>::add_to(set.kfuncs, "crib_vma", types));
+    CRIB_TRY(Iterator<FileItems>::add_to(set.kfuncs, "crib_file", types));
+    CRIB_TRY(Iterator<ChunkItems>::add_to(set.kfuncs, "crib_chunk", types));
     return set;
 }
 
-}  // namespace
-
 Result<void> register_checkpoint_kfuncs() {
-    static const Result<void> registered =
-        progs::register_kfunc_set(progs::ProgType::Crib, checkpoint_set());
+    static const Result<void> registered = []() -> Result<void> {
+        auto types = CRIB_TRY(crib_types_btf());
+        auto set = checkpoint_kfunc_set(*types);
+        if (!set)
+            return make_error(set.error().code(), "cannot register {}: {}", kCheckpointKfuncSet,
+                              set.error().message());
+        return progs::register_kfunc_set(progs::ProgType::Crib, std::move(*set));
+    }();
     return registered;
 }
 

@@ -7,14 +7,21 @@
 #include <string>
 
 #include "base/result.hpp"
+#include "btf/btf.hpp"
 #include "crib/image/model.hpp"
+#include "progs/kfuncs.hpp"
 
 namespace crib::dump {
 
 // The kfunc set's name, registered for the `crib` program type.
 inline constexpr const char* kCheckpointKfuncSet = "bpf_crib_checkpoint_kfuncs";
 
-// Registers the set once per process; later calls return the first result.
+// The set as data, its record and iterator sizes read from `types` (crib's
+// own BTF, types_btf.hpp); ENOENT naming the struct `types` lacks.
+Result<progs::KfuncSet> checkpoint_kfunc_set(const btf::Btf& types);
+
+// Registers the set, sized by crib_types_btf(), once per process; later
+// calls return the first result.
 Result<void> register_checkpoint_kfuncs();
 
 class KfuncSession {
