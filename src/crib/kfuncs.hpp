@@ -17,7 +17,9 @@ namespace crib::dump {
 inline constexpr const char* kCheckpointKfuncSet = "bpf_crib_checkpoint_kfuncs";
 
 // The set as data, its record and iterator sizes read from `types` (crib's
-// own BTF, types_btf.hpp); ENOENT naming the struct `types` lacks.
+// own BTF, types_btf.hpp). ENOENT naming a struct `types` lacks; EINVAL when
+// a record's size there is not the C++ record's the kfuncs hand out, or an
+// iterator cannot hold the kfuncs' state.
 Result<progs::KfuncSet> checkpoint_kfunc_set(const btf::Btf& types);
 
 // Registers the set, sized by crib_types_btf(), once per process; later
