@@ -15,7 +15,7 @@ endif()
 # ${CRIB_BPF_OUT}/<name>.bpf.o.
 function(crib_bpf_sources dir)
   file(GLOB sources CONFIGURE_DEPENDS ${dir}/*.bpf.c)
-  file(GLOB headers CONFIGURE_DEPENDS ${CRIB_BPF_INCLUDE}/*.h ${dir}/*.h)
+  file(GLOB headers CONFIGURE_DEPENDS ${CRIB_BPF_INCLUDE}/*.h ${CRIB_BPF_INCLUDE}/crib/*.h ${dir}/*.h)
   foreach(src ${sources})
     get_filename_component(stem ${src} NAME_WE)
     set(out ${CRIB_BPF_OUT}/${stem}.bpf.o)

@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <string>
 
@@ -55,6 +56,19 @@ TEST(Cli, ProgLoadJsonListsProgramsAndMaps) {
     std::vector<std::string> maps;
     for (const auto& map : doc["maps"]) maps.push_back(map["name"]);
     EXPECT_EQ(maps, (std::vector<std::string>{"word_counts", "words", ".rodata", ".bss"}));
+}
+
+// The CRIB dump programs call the checkpoint kfuncs: prog load verifies
+// them as `crib dump` does, and a run for a pid no dump serves says ESRCH.
+TEST(Cli, CribDumpProgramsLoadAndRun) {
+    Output result = crib("prog load " + object("dump.bpf.o") + " --json");
+    ASSERT_EQ(result.status, 0) << result.out;
+    auto doc = nlohmann::json::parse(result.out);
+    EXPECT_EQ(doc["programs"].size(), 6u);
+    result = crib("prog run " + object("dump.bpf.o") +
+                  " --prog dump_vmas --ctx-hex '01000000 00000000' --json");
+    ASSERT_EQ(result.status, 0) << result.out;
+    EXPECT_EQ(nlohmann::json::parse(result.out)["retval"], uint32_t(-ESRCH));
 }
 
 TEST(Cli, ProgRunJsonHasRetvalDurationAndRingbuf) {

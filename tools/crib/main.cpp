@@ -1,7 +1,10 @@
 // crib: the command line. Each command is a thin layer over the library.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+
 #include "cli.hpp"
+#include "crib/kfuncs.hpp"
 #include "runner.hpp"
 
 int main(int argc, char** argv) {
@@ -9,6 +12,10 @@ int main(int argc, char** argv) {
     // untouched before CLI11 sees them.
     if (argc >= 2 && std::string_view(argv[1]) == "conformance-plugin")
         return crib::conformance::run_plugin(argc - 1, argv + 1);
+
+    // The CRIB kfuncs, so `crib prog load|run` take crib programs as `crib dump` does.
+    if (auto registered = crib::dump::register_checkpoint_kfuncs(); !registered)
+        std::fprintf(stderr, "crib: %s\n", registered.error().to_string().c_str());
 
     CLI::App app{
         "crib: eBPF in user space: load, verify and run BPF programs; checkpoint and restore "
