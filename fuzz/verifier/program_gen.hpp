@@ -63,9 +63,17 @@ inline constexpr uint32_t kValueSize = 64;
 inline constexpr int32_t kIterOff = -32;    // the iterator object, when a fragment makes one
 inline constexpr int kScratchBottom = 128;  // fp-128..fp-40: scratch stack, written at entry
 
+struct GenOptions {
+    int min_fragments = 2, max_fragments = 12;
+    // Accesses drawn anywhere near their object rather than in bounds.
+    uint32_t wild_percent = 6;
+    // Open-coded iterator loops (the bpf_test_* kfuncs: crib only).
+    bool iterators = true;
+};
+
 class ProgramGen {
 public:
-    explicit ProgramGen(Draw& draw) : m_draw(draw) {}
+    explicit ProgramGen(Draw& draw, GenOptions options = {}) : m_draw(draw), m_opt(options) {}
 
     GeneratedProgram generate() {
         m_out = {};
@@ -73,7 +81,7 @@ public:
         m_out.maps.push_back(maps::MapSpec{maps::MapType::Ringbuf, 0, 0, 4096, 0, "records"});
         std::vector<isa::Insn> code;
         prologue(code);
-        int fragments = m_draw.range(2, 12);
+        int fragments = m_draw.range(m_opt.min_fragments, m_opt.max_fragments);
         for (int i = 0; i < fragments; ++i) fragment(code, 0);
         // r0 = one of the variables (scalars only are safe to return).
         emit(code, isa::make(isa::Op::mov64_reg, 0, 7));
@@ -124,7 +132,7 @@ private:
     int scalar_reg() { return m_draw.chance(70) ? 7 : 8; }
     // Most accesses are drawn in bounds (one bad one refuses the whole
     // program); this many percent are drawn anywhere near.
-    bool wild() { return m_draw.chance(6); }
+    bool wild() { return m_draw.chance(m_opt.wild_percent); }
     // An offset for a `size`-byte access in [lo, hi), aligned, or near it.
     int16_t offset(int lo, int hi, int size) {
         if (wild()) return static_cast<int16_t>(m_draw.range(lo - 8, hi + 8));
@@ -151,7 +159,8 @@ private:
             case 8:
                 return bounded_loop(code, depth);
             case 9:
-                return iter_loop(code, depth);
+                if (m_opt.iterators) return iter_loop(code, depth);
+                return skip(code, depth);
             default:
                 return skip(code, depth);
         }
@@ -320,6 +329,7 @@ private:
     }
 
     Draw& m_draw;
+    GenOptions m_opt;
     GeneratedProgram m_out;
 };
 
