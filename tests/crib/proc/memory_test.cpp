@@ -146,6 +146,18 @@ private:
     std::string m_path;
 };
 
+// A private anonymous read-write mapping with a read-only page on either
+// side: the kernel cannot merge it with a neighbour of the same protection
+// (nor, once made inaccessible, with the PROT_NONE guard region), so it
+// stays one Vma starting where the test expects.
+uint8_t* isolated_anon(uint64_t bytes) {
+    auto* area = static_cast<uint8_t*>(
+        mmap(nullptr, bytes + 2 * kPageSize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (area == MAP_FAILED) std::abort();
+    if (mprotect(area + kPageSize, bytes, PROT_READ | PROT_WRITE) != 0) std::abort();
+    return area + kPageSize;
+}
+
 // A child that builds every kind of mapping dump_memory treats differently,
 // reports where, and stops itself.
 class MemoryChild {
@@ -190,9 +202,7 @@ public:
 private:
     [[noreturn]] void run_child(int report, const std::string& file) {
         Layout layout{};
-        auto* anon =
-            static_cast<uint8_t*>(mmap(nullptr, kAnonPages * kPageSize, PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        auto* anon = isolated_anon(kAnonPages * kPageSize);
         for (uint64_t page : kAnonTouched) fill_page(anon + page * kPageSize, kAnonSeed, page);
         volatile uint8_t sink = anon[kAnonReadOnly * kPageSize];
         (void)sink;
@@ -208,9 +218,7 @@ private:
         for (uint64_t page : kSharedByChild)
             fill_page(m_shared + page * kPageSize, kSharedSeed, page);
 
-        auto* no_access =
-            static_cast<uint8_t*>(mmap(nullptr, kNoAccessPages * kPageSize, PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        auto* no_access = isolated_anon(kNoAccessPages * kPageSize);
         for (uint64_t page : kNoAccessWritten)
             fill_page(no_access + page * kPageSize, kNoAccessSeed, page);
         mprotect(no_access, kNoAccessPages * kPageSize, PROT_NONE);
@@ -218,14 +226,11 @@ private:
         void* guard = mmap(nullptr, kGuardPages * kPageSize, PROT_NONE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-        auto* big =
-            static_cast<uint8_t*>(mmap(nullptr, kBigPages * kPageSize, PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        auto* big = isolated_anon(kBigPages * kPageSize);
         for (uint64_t page = 0; page < kBigPages; ++page)
             if (page % kBigHoleEvery != 0) fill_page(big + page * kPageSize, kBigSeed, page);
 
-        auto* reserve = static_cast<uint8_t*>(mmap(nullptr, 3 * kHugeBytes, PROT_READ | PROT_WRITE,
-                                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        auto* reserve = isolated_anon(3 * kHugeBytes);
         auto* huge = reinterpret_cast<uint8_t*>(
             (reinterpret_cast<uint64_t>(reserve) + kHugeBytes - 1) & ~(kHugeBytes - 1));
         madvise(huge, 2 * kHugeBytes, MADV_HUGEPAGE);
