@@ -10,19 +10,8 @@
 #include <cerrno>
 #include <string>
 
+#include "base/embed.hpp"
 #include "btf/libbpf_capture.hpp"
-
-// The object file, placed in .rodata at compile time (CRIB_COLLECT_BPF_OBJECT
-// is its path in the build tree; CMake recompiles this file when it changes).
-asm(".pushsection .rodata\n"
-    ".balign 8\n"
-    "crib_collect_bpf_begin:\n"
-    ".incbin \"" CRIB_COLLECT_BPF_OBJECT
-    "\"\n"
-    "crib_collect_bpf_end:\n"
-    ".popsection\n");
-extern "C" const uint8_t crib_collect_bpf_begin[];
-extern "C" const uint8_t crib_collect_bpf_end[];
 
 namespace crib::kernel {
 namespace {
@@ -107,10 +96,8 @@ private:
 
 }  // namespace
 
-std::span<const uint8_t> collect_object_bytes() {
-    return {crib_collect_bpf_begin,
-            static_cast<size_t>(crib_collect_bpf_end - crib_collect_bpf_begin)};
-}
+// CRIB_COLLECT_BPF_OBJECT: the object's path in the build tree.
+CRIB_EMBED_FILE(collect_object_bytes, CRIB_COLLECT_BPF_OBJECT)
 
 Result<std::unique_ptr<IteratorObject>> IteratorObject::load(std::string_view pin_root) {
     std::string key = pin_root.empty() ? std::string() : pin_key(collect_object_bytes());
