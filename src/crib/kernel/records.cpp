@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "collect_records.h"
+#include "crib/proc/procfs_collector.hpp"
 
 namespace crib::kernel {
 namespace {
@@ -249,34 +250,12 @@ Result<void> decode_vma(RecordReader& in, image::Process& out) {
     return {};
 }
 
-struct FileType {
-    mode_t type;
-    image::FileKind kind;
-};
-constexpr std::array kFileTypes{
-    FileType{S_IFREG, image::FileKind::Regular},
-    FileType{S_IFDIR, image::FileKind::Directory},
-    FileType{S_IFCHR, image::FileKind::CharDevice},
-    FileType{S_IFIFO, image::FileKind::Pipe},
-};
-// Anonymous-inode files other than eventfds (signalfd, timerfd, epoll...)
-// cannot be restored yet, whatever mode their inode shows.
-constexpr std::string_view kAnonInodePrefix = "anon_inode:";
-
-image::FileKind file_kind(const crib_rec_file& r, const std::string& path) {
-    if (r.is_eventfd) return image::FileKind::Eventfd;
-    if (path.starts_with(kAnonInodePrefix)) return image::FileKind::Unsupported;
-    for (const FileType& type : kFileTypes)
-        if ((r.mode & S_IFMT) == type.type) return type.kind;
-    return image::FileKind::Unsupported;
-}
-
 Result<void> decode_file(RecordReader& in, image::Process& out) {
     auto r = in.fixed<crib_rec_file>();
     image::FileDesc file;
     file.fd = r.fd;
     file.path = CRIB_TRY(in.string(r.path_len, [&] { return fmt::format("fd {}", r.fd); }));
-    file.kind = file_kind(r, file.path);
+    file.kind = proc::file_kind(file.path, r.mode, r.is_eventfd);
     file.flags = r.f_flags;
     file.pos = static_cast<uint64_t>(r.pos);
     file.dev = user_dev(r.s_dev);

@@ -275,14 +275,6 @@ Result<std::vector<int>> list_fds(pid_t pid) {
     return fds;
 }
 
-image::FileKind file_kind(const std::string& path, mode_t mode) {
-    if (path == kEventfdPath) return image::FileKind::Eventfd;
-    if (path.starts_with(kAnonInodePrefix)) return image::FileKind::Unsupported;
-    for (const FileType& type : kFileTypes)
-        if ((mode & S_IFMT) == type.type) return type.kind;
-    return image::FileKind::Unsupported;
-}
-
 Result<image::FileDesc> collect_file(pid_t pid, int fd) {
     image::FileDesc file;
     file.fd = fd;
@@ -294,7 +286,7 @@ Result<image::FileDesc> collect_file(pid_t pid, int fd) {
     file.dev = st.st_dev;
     file.ino = st.st_ino;
     file.mode = st.st_mode;
-    file.kind = file_kind(file.path, st.st_mode);
+    file.kind = file_kind(file.path, st.st_mode, file.path == kEventfdPath);
 
     std::string info_path = fmt::format("/proc/{}/fdinfo/{}", pid, fd);
     std::string info = CRIB_TRY(read_proc_file(info_path));
@@ -328,6 +320,16 @@ Result<void> collect_procfs(const Freezer& freezer, image::Process& out) {
     out.files.clear();
     for (int fd : CRIB_TRY(list_fds(pid))) out.files.push_back(CRIB_TRY(collect_file(pid, fd)));
     return {};
+}
+
+image::FileKind file_kind(std::string_view path, mode_t mode, bool is_eventfd) {
+    if (is_eventfd) return image::FileKind::Eventfd;
+    // Other anonymous-inode files (signalfd, timerfd, epoll...) cannot be
+    // restored yet, whatever mode their inode shows.
+    if (path.starts_with(kAnonInodePrefix)) return image::FileKind::Unsupported;
+    for (const FileType& type : kFileTypes)
+        if ((mode & S_IFMT) == type.type) return type.kind;
+    return image::FileKind::Unsupported;
 }
 
 }  // namespace crib::proc

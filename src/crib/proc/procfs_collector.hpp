@@ -20,6 +20,10 @@
 //   SIGKILL and SIGSTOP stay default (they cannot be changed).
 #pragma once
 
+#include <sys/types.h>
+
+#include <string_view>
+
 #include "base/result.hpp"
 #include "crib/image/model.hpp"
 #include "crib/proc/file_state.hpp"
@@ -34,5 +38,10 @@ class Freezer;
 // and clear_child_tid, vmas (without pages) and files. Threads it touches
 // are put back as frozen before it returns.
 Result<void> collect_procfs(const Freezer& freezer, image::Process& out);
+
+// An fd's kind as both collectors name it, from its link text ("pipe:[..]",
+// "anon_inode:[..]", a path) and its inode's mode; `is_eventfd` is what the
+// collector learnt of eventfds its own way.
+image::FileKind file_kind(std::string_view path, mode_t mode, bool is_eventfd);
 
 }  // namespace crib::proc
