@@ -107,7 +107,20 @@ void* thread_body(void* arg) {
     return nullptr;
 }
 
+// Closes what the child inherited from the test runner besides its
+// channel: ctest's log, say, whose offset moves while the child is frozen,
+// so two collectors reading it one after the other would disagree.
+void close_inherited_fds(const Channel& channel) {
+    std::set<int> keep{0, 1, 2, channel.in_fd(), channel.out_fd()};
+    std::vector<int> inherited;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+        inherited.push_back(std::stoi(entry.path().filename()));
+    for (int fd : inherited)
+        if (!keep.count(fd)) close(fd);
+}
+
 void child_body(const Channel& channel, ChildFacts* facts, const std::string& dir) {
+    close_inherited_fds(channel);
     prctl(PR_SET_NAME, "crib-kcollect");
     setsid();
     umask(027);
