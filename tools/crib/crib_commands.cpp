@@ -8,7 +8,7 @@
 #include "cli.hpp"
 #include "crib/dump.hpp"
 #include "crib/image/image.hpp"
-#include "crib/image/pages.hpp"
+#include "crib/image/pages_reader.hpp"
 #include "crib/image/render.hpp"
 #include "crib/restore/restore.hpp"
 

@@ -12,7 +12,7 @@
 
 #include "base/result.hpp"
 #include "crib/image/model.hpp"
-#include "crib/image/pages.hpp"
+#include "crib/image/pages_writer.hpp"
 
 namespace crib::proc {
 

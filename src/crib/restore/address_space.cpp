@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "crib/image/pages.hpp"
+#include "crib/image/pages_reader.hpp"
 #include "crib/restore/restorer/abi.h"
 #include "crib/restore/restorer_blob.hpp"
 

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "crib/image/pages.hpp"
+#include "crib/image/pages_reader.hpp"
 #include "crib/restore/address_space.hpp"
 
 namespace crib::restore {

@@ -18,7 +18,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "crib/image/pages.hpp"
+#include "crib/image/pages_reader.hpp"
+#include "crib/image/pages_writer.hpp"
 
 namespace crib::proc {
 namespace {

@@ -30,7 +30,8 @@
 #include <vector>
 
 #include "crib/image/model.hpp"
-#include "crib/image/pages.hpp"
+#include "crib/image/pages_reader.hpp"
+#include "crib/image/pages_writer.hpp"
 
 namespace crib::restore::test {
 
