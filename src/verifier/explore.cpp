@@ -67,11 +67,7 @@ bool reg_subsumes(const RegState& old, const RegState& cur, bool relevant, bool 
         default:
             break;
     }
-    if (old.off != cur.off || old.map != cur.map || old.mem_size != cur.mem_size ||
-        old.frameno != cur.frameno || old.subprog != cur.subprog ||
-        old.maybe_null != cur.maybe_null || old.ringbuf != cur.ringbuf ||
-        old.read_only != cur.read_only)
-        return false;
+    if (!same_referent(old, cur)) return false;
     // A packet pointer proven valid further covers one proven less far.
     if (exact ? old.range != cur.range : old.range > cur.range) return false;
     if (exact ? !(old.value == cur.value) : !old.value.includes(cur.value)) return false;

@@ -69,6 +69,15 @@ inline bool is_null(const RegState& reg) {
     return reg.type == RegType::Scalar && reg.value.is_const() && reg.value.const_value() == 0;
 }
 
+// Two pointers of one type that reach the same object the same way: all
+// but the variable offset, the packet range and the ids agree. Pruning
+// compares those three separately.
+inline bool same_referent(const RegState& a, const RegState& b) {
+    return a.type == b.type && a.off == b.off && a.map == b.map && a.mem_size == b.mem_size &&
+           a.frameno == b.frameno && a.subprog == b.subprog && a.maybe_null == b.maybe_null &&
+           a.ringbuf == b.ringbuf && a.read_only == b.read_only;
+}
+
 // The kernel's name of a register type in messages ("scalar", "map_value_or_null").
 std::string type_name(const RegState& reg);
 // `R1=map_value(off=0,ks=4,vs=8)`-style text for the log.
