@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "crib/proc/procfs_read.hpp"
 
@@ -66,10 +67,45 @@ Error seize_refused(pid_t pid, pid_t tid) {
                       tid, pid);
 }
 
+// The first thread of PID in uninterruptible sleep, or 0.
+pid_t thread_in_uninterruptible_sleep(pid_t pid) {
+    auto threads = list_threads(pid);
+    if (!threads) return 0;
+    for (pid_t tid : *threads) {
+        auto stat = StatLine::read(tid);
+        if (stat && stat->state() == 'D') return tid;
+    }
+    return 0;
+}
+
+Result<void> wait_out_of_uninterruptible_sleep(pid_t pid, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    auto pause = std::chrono::microseconds(50);
+    for (;;) {
+        const pid_t tid = thread_in_uninterruptible_sleep(pid);
+        if (tid == 0) return {};
+        if (std::chrono::steady_clock::now() >= deadline) {
+            auto wchan = read_proc_file(fmt::format("/proc/{}/task/{}/wchan", pid, tid));
+            const std::string where = wchan && !wchan->empty() && *wchan != "0"
+                                          ? fmt::format(" in {}", *wchan)
+                                          : std::string();
+            return make_error(EAGAIN,
+                              "thread {} of process {} stayed in uninterruptible sleep{} for {} "
+                              "ms: ptrace cannot stop it there; try again when it has left the "
+                              "kernel",
+                              tid, pid, where, limit.count());
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
+    }
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Freezer>> Freezer::freeze(pid_t pid) {
+Result<std::unique_ptr<Freezer>> Freezer::freeze(pid_t pid,
+                                                 std::chrono::milliseconds uninterruptible_wait) {
     CRIB_TRY(check_freezable(pid));
+    CRIB_TRY(wait_out_of_uninterruptible_sleep(pid, uninterruptible_wait));
     std::unique_ptr<Freezer> freezer(new Freezer(pid));
     if (auto seized = freezer->seize_all(); !seized) {
         (void)freezer->thaw();

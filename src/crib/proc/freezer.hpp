@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -27,7 +28,16 @@ public:
     // thread-group leader (EINVAL), crib's own process (EPERM), a zombie
     // (ESRCH), a kernel thread (EPERM), a process already traced (EBUSY).
     // On failure every thread already seized is let go again.
-    static Result<std::unique_ptr<Freezer>> freeze(pid_t pid);
+    //
+    // A thread in uninterruptible sleep (D: a vfork parent waiting for its
+    // child to exec, a hung NFS read) would not stop for ptrace until it
+    // leaves the kernel, and a thread seized but not stopped cannot be let
+    // go again. So the threads are waited for up to `uninterruptible_wait`
+    // before any is seized; one still in D then is refused (EAGAIN), naming
+    // the thread and where it sleeps, with the process untouched.
+    static Result<std::unique_ptr<Freezer>> freeze(
+        pid_t pid, std::chrono::milliseconds uninterruptible_wait = kUninterruptibleWait);
+    static constexpr std::chrono::milliseconds kUninterruptibleWait{5000};
 
     Freezer(const Freezer&) = delete;
     Freezer& operator=(const Freezer&) = delete;

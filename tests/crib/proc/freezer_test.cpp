@@ -47,6 +47,12 @@ char thread_state(pid_t pid, pid_t tid) {
     return (*text)[text->rfind(')') + 2];
 }
 
+pid_t tracer_of(pid_t pid) {
+    auto status = read_proc_file(fmt::format("/proc/{}/status", pid));
+    if (!status) return -1;
+    return std::stoi(std::string(find_field(*status, "TracerPid").value_or("-1")));
+}
+
 uint64_t now_ms() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -319,6 +325,40 @@ TEST_F(FreezerTest, KillLeavesTheExitStatusToTheParent) {
     ASSERT_TRUE(frozen) << frozen.error().message();
     ASSERT_TRUE((*frozen)->kill());
     EXPECT_EQ(parent.receive(), "reaped true 9");
+}
+
+// A vfork parent sleeps uninterruptibly until its child execs or exits;
+// ptrace could seize it but not stop it, and not let it go either. The
+// freezer waits for it a bounded time and refuses without touching the
+// process, or freezes it once the vfork is over.
+TEST_F(FreezerTest, WaitsOutAVforkOrRefusesLeavingTheProcessAlone) {
+    Child parent([](const Channel& channel) {
+        channel.send("ready");
+        if (vfork() == 0) {
+            const timespec nap{1, 500'000'000};
+            nanosleep(&nap, nullptr);
+            _exit(0);
+        }
+        channel.send("back");
+        pause();
+    });
+    ASSERT_EQ(parent.receive(), "ready");
+    ASSERT_TRUE(wait_until([&] { return thread_state(parent.pid(), parent.pid()) == 'D'; }));
+
+    auto refused = Freezer::freeze(parent.pid(), std::chrono::milliseconds(100));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), EAGAIN);
+    EXPECT_NE(refused.error().message().find(fmt::format("thread {} of process {} stayed in "
+                                                         "uninterruptible sleep",
+                                                         parent.pid(), parent.pid())),
+              std::string::npos)
+        << refused.error().message();
+    EXPECT_EQ(tracer_of(parent.pid()), 0);
+
+    auto frozen = Freezer::freeze(parent.pid());
+    ASSERT_TRUE(frozen) << frozen.error().message();
+    ASSERT_TRUE((*frozen)->thaw());
+    EXPECT_EQ(parent.receive(), "back");
 }
 
 }  // namespace
