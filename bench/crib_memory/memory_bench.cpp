@@ -1,14 +1,21 @@
-// How fast crib saves a process's memory, against the limit: memcpy
-// bandwidth measured in the same run. For each size a child touches that
-// much heap and stops itself; the bench then times raw process_vm_readv
-// (the read stage alone, with the dumper's granule) and dump_memory into
-// pages.img (reading, hashing, writing). Best of a few rounds each: the
-// machine is shared, the best round is the one least disturbed.
+// How fast crib saves a process's memory, against the limits measured in
+// the same run: memcpy bandwidth, and for each size the system's own pace
+// at each stage, met the way dump_memory meets it:
+//   readv   raw process_vm_readv of the child's heap, kCopyBufferBytes a call;
+//   device  O_DIRECT writes of as many bytes into a new file in DIR, from
+//           one buffer, with as many writes in flight as the direct dump;
+//   cache   buffered writes of as many bytes into a new file in DIR.
+// Then dump_memory into DIR/pages.img (reading, hashing, writing) per write
+// mode, auto included (what it chose is printed). For each: end to end ms
+// and MB/s, the read stage's MB/s (time the copying thread was busy, not
+// waiting for a writer), and ratios against memcpy and the device. Best of
+// a few rounds each: the machine is shared, the best round is the one
+// least disturbed.
 //
 //   crib-bench-memory [--rounds N] [--dir DIR] [--sizes MiB,MiB,...]
 //
-// pages.img goes to DIR (default $TMPDIR or /tmp), once per write mode:
-// direct (O_DIRECT, the default) and cached (through the page cache).
+// DIR defaults to $TMPDIR or /tmp.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -16,12 +23,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -31,7 +40,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kMiB = 1 << 20;
-constexpr uint64_t kReadGranule = 8 * kMiB;  // what dump_memory hands process_vm_readv
+constexpr uint64_t kGranule = crib::proc::kCopyBufferBytes;
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
@@ -41,9 +50,10 @@ double rate_mbs(uint64_t bytes, double seconds) {
     return static_cast<double>(bytes) / kMiB / seconds;
 }
 
-constexpr std::pair<crib::image::WriteMode, const char*> kModes[] = {
-    {crib::image::WriteMode::Direct, "direct"},
-    {crib::image::WriteMode::Cached, "cached"},
+constexpr crib::image::WriteMode kModes[] = {
+    crib::image::WriteMode::Direct,
+    crib::image::WriteMode::Cached,
+    crib::image::WriteMode::Auto,
 };
 
 struct Options {
@@ -124,7 +134,7 @@ double memcpy_seconds_per_byte(int rounds) {
 
 double process_vm_readv_seconds(const HeapChild& child, const crib::image::Vma& vma, int rounds) {
     const uint64_t size = vma.end - vma.start;
-    const uint64_t granule = std::min(size, kReadGranule);
+    const uint64_t granule = std::min(size, kGranule);
     auto* buffer = static_cast<uint8_t*>(mmap(nullptr, granule, PROT_READ | PROT_WRITE,
                                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0));
     double best = 1e9;
@@ -141,6 +151,47 @@ double process_vm_readv_seconds(const HeapChild& child, const crib::image::Vma& 
         best = std::min(best, seconds_since(start));
     }
     munmap(buffer, granule);
+    return best;
+}
+
+[[noreturn]] void die(const std::string& what) {
+    std::perror(what.c_str());
+    std::exit(1);
+}
+
+// Best time to write SIZE bytes into a new file in DIR, kGranule a write
+// from one page-aligned buffer, with THREADS writes in flight; with DIRECT
+// through O_DIRECT into blocks allocated first (as pages.img is), else
+// through the page cache. The file is removed unsynced: its dirty pages go
+// with it instead of being written back during the next measurement.
+double write_seconds(const std::string& dir, uint64_t size, bool direct, int threads, int rounds) {
+    auto* buffer = static_cast<uint8_t*>(mmap(nullptr, kGranule, PROT_READ | PROT_WRITE,
+                                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0));
+    std::memset(buffer, 0x5a, kGranule);
+    const std::string path = dir + "/crib-bench-memory-write";
+    double best = 1e9;
+    for (int i = 0; i < rounds; ++i) {
+        const auto start = Clock::now();
+        const int fd =
+            open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0600);
+        if (fd < 0) die(path);
+        if (direct && fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0) die(path);
+        std::atomic<uint64_t> next{0};
+        std::vector<std::thread> writers;
+        for (int t = 0; t < threads; ++t)
+            writers.emplace_back([&] {
+                for (uint64_t at; (at = next.fetch_add(kGranule)) < size;) {
+                    const uint64_t n = std::min(kGranule, size - at);
+                    if (pwrite(fd, buffer, n, static_cast<off_t>(at)) != static_cast<ssize_t>(n))
+                        die(path);
+                }
+            });
+        for (std::thread& writer : writers) writer.join();
+        close(fd);
+        best = std::min(best, seconds_since(start));
+        unlink(path.c_str());
+    }
+    munmap(buffer, kGranule);
     return best;
 }
 
@@ -172,32 +223,41 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    using crib::image::WriteMode;
     const Options options = parse(argc, argv);
     const double memcpy_per_byte = memcpy_seconds_per_byte(options.rounds);
-    std::printf("memcpy: %.0f MB/s (the limit; ratios below are against it)\n",
-                1.0 / memcpy_per_byte / kMiB);
-    std::printf("pages.img in %s, best of %d rounds\n\n", options.dir.c_str(), options.rounds);
-    std::printf("%9s | %10s %6s | %6s | %9s %10s %6s | %8s %8s\n", "size", "readv MB/s", "/mcpy",
-                "mode", "dump ms", "dump MB/s", "/mcpy", "read ms", "write ms");
+    const int writers = crib::proc::writer_threads(WriteMode::Direct);
+    std::printf("memcpy: %.0f MB/s\n", 1.0 / memcpy_per_byte / kMiB);
+    std::printf("files in %s, best of %d rounds; %llu KiB a call, %d O_DIRECT writes in flight\n",
+                options.dir.c_str(), options.rounds,
+                static_cast<unsigned long long>(kGranule >> 10), writers);
+    std::printf(
+        "MB/s with its ratio to memcpy (/mcpy) and to the device's O_DIRECT limit (/dev);\n"
+        "read = the copying stage alone (process_vm_readv, not counting waits)\n");
 
     for (const uint64_t size : options.sizes) {
         HeapChild child(size);
         const crib::image::Vma heap = child.vma();
         const uint64_t bytes = heap.end - heap.start;
-        const double readv = process_vm_readv_seconds(child, heap, options.rounds);
-
         const double limit = bytes * memcpy_per_byte;
-        for (const auto& [mode, mode_name] : kModes) {
+        const double readv = process_vm_readv_seconds(child, heap, options.rounds);
+        const double device = write_seconds(options.dir, bytes, true, writers, options.rounds);
+        const double cache = write_seconds(options.dir, bytes, false, 1, options.rounds);
+        std::printf(
+            "\n%llu MiB: readv %.0f MB/s (%.2f /mcpy), device %.0f MB/s (%.2f /mcpy), "
+            "page cache %.0f MB/s (%.2f /mcpy)\n",
+            static_cast<unsigned long long>(size / kMiB), rate_mbs(bytes, readv), limit / readv,
+            rate_mbs(bytes, device), limit / device, rate_mbs(bytes, cache), limit / cache);
+        std::printf("  %-13s | %8s %7s %5s %5s | %7s %5s | %7s %7s %8s\n", "mode", "dump ms",
+                    "MB/s", "/mcpy", "/dev", "read", "/mcpy", "wait ms", "hash ms", "write ms");
+        for (const WriteMode mode : kModes) {
             crib::proc::MemoryOptions dump_options;
             dump_options.write_mode = mode;
             crib::proc::MemoryStats best;
             best.seconds = 1e9;
             for (int i = 0; i < options.rounds; ++i) {
                 std::string dir = options.dir + "/crib-bench-memory-XXXXXX";
-                if (!mkdtemp(dir.data())) {
-                    std::perror(dir.c_str());
-                    return 1;
-                }
+                if (!mkdtemp(dir.data())) die(dir);
                 std::vector<crib::image::Vma> vmas{heap};
                 auto stats = crib::proc::dump_memory(child.pid(), vmas, dir, dump_options);
                 std::filesystem::remove_all(dir);
@@ -207,11 +267,14 @@ int main(int argc, char** argv) {
                 }
                 if (stats->seconds < best.seconds) best = *stats;
             }
-            std::printf("%5llu MiB | %10.0f %6.2f | %6s | %9.2f %10.0f %6.2f | %8.2f %8.2f\n",
-                        static_cast<unsigned long long>(size / kMiB), rate_mbs(bytes, readv),
-                        limit / readv, mode_name, best.seconds * 1e3,
-                        rate_mbs(best.bytes, best.seconds), limit / best.seconds,
-                        best.read_seconds * 1e3, best.write_seconds * 1e3);
+            std::string name(crib::image::write_mode_name(mode));
+            if (mode == WriteMode::Auto)
+                name += "->" + std::string(crib::image::write_mode_name(best.write_mode));
+            std::printf("  %-13s | %8.1f %7.0f %5.2f %5.2f | %7.0f %5.2f | %7.1f %7.1f %8.1f\n",
+                        name.c_str(), best.seconds * 1e3, rate_mbs(best.bytes, best.seconds),
+                        limit / best.seconds, device / best.seconds,
+                        rate_mbs(best.bytes, best.read_seconds), limit / best.read_seconds,
+                        best.wait_seconds * 1e3, best.hash_seconds * 1e3, best.write_seconds * 1e3);
         }
     }
     return 0;

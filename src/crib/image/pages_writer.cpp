@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <utility>
 
 namespace crib::image {
@@ -31,16 +33,79 @@ Result<void> write_all(int fd, const std::string& path, const void* data, uint64
     return {};
 }
 
+constexpr std::pair<WriteMode, std::string_view> kModeNames[] = {
+    {WriteMode::Direct, "direct"},
+    {WriteMode::Cached, "cached"},
+    {WriteMode::Auto, "auto"},
+};
+
+// The number in FILE after the word KEY, or FILE's first word when KEY is empty.
+Result<uint64_t> read_number(const std::string& file, std::string_view key = {}) {
+    std::ifstream in(file);
+    std::string word;
+    while (key.empty() || in >> word)
+        if (key.empty() || word == key) {
+            uint64_t value = 0;
+            if (in >> value) return value;
+            break;
+        }
+    return make_error(ENOENT, "{}: no number{}{}", file, key.empty() ? "" : " after ", key);
+}
+
 }  // namespace
 
-Result<PagesWriter> PagesWriter::create(const std::string& dir, WriteMode mode) {
+std::string_view write_mode_name(WriteMode mode) {
+    for (const auto& [row_mode, name] : kModeNames)
+        if (row_mode == mode) return name;
+    return "?";
+}
+
+Result<DirtyBudget> read_dirty_budget() {
+    constexpr const char* kMeminfo = "/proc/meminfo";
+    constexpr uint64_t kKiB = 1024;
+    DirtyBudget budget;
+    budget.available = CRIB_TRY(read_number(kMeminfo, "MemAvailable:")) * kKiB;
+    budget.dirty = (CRIB_TRY(read_number(kMeminfo, "Dirty:")) +
+                    CRIB_TRY(read_number(kMeminfo, "Writeback:"))) *
+                   kKiB;
+    // The kernel takes its ratios of the memory it could use for the page
+    // cache (free plus reclaimable file pages): MemAvailable is near that.
+    // A *_bytes setting, when not zero, replaces its ratio.
+    const auto threshold = [&](const char* bytes_file, const char* ratio_file) -> Result<uint64_t> {
+        if (const uint64_t bytes = CRIB_TRY(read_number(bytes_file)); bytes != 0) return bytes;
+        return budget.available / 100 * CRIB_TRY(read_number(ratio_file));
+    };
+    budget.background = CRIB_TRY(
+        threshold("/proc/sys/vm/dirty_background_bytes", "/proc/sys/vm/dirty_background_ratio"));
+    budget.limit = CRIB_TRY(threshold("/proc/sys/vm/dirty_bytes", "/proc/sys/vm/dirty_ratio"));
+    return budget;
+}
+
+// Below the background threshold the flusher leaves dirty pages be until
+// they expire, so a cached write costs the copy into the page cache and
+// nothing waits for the device; past (background + limit) / 2 the kernel
+// holds each writer back to the device's pace, and the copy is pure loss.
+// Cached, then, only when the image fits in half of the room left under the
+// background threshold: the other half stays for the rest of the image and
+// for the system's other writers.
+WriteMode choose_write_mode(WriteMode mode, uint64_t bytes, const DirtyBudget& budget) {
+    if (mode != WriteMode::Auto) return mode;
+    const uint64_t room = budget.background - std::min(budget.dirty, budget.background);
+    return bytes <= room / 2 ? WriteMode::Cached : WriteMode::Direct;
+}
+
+Result<PagesWriter> PagesWriter::create(const std::string& dir, WriteMode mode, uint64_t bytes) {
+    if (mode == WriteMode::Auto) {
+        auto budget = read_dirty_budget();
+        mode = budget ? choose_write_mode(mode, bytes, *budget) : WriteMode::Direct;
+    }
     std::string path = pages_path(dir);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return make_error(errno, "{}: create: {}", path, std::strerror(errno));
     // tmpfs and some FUSE file systems refuse O_DIRECT; they get buffered writes.
     const int direct_fd =
         mode == WriteMode::Direct ? ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC) : -1;
-    PagesWriter writer(std::move(path), fd, direct_fd);
+    PagesWriter writer(std::move(path), mode, fd, direct_fd);
     PagesHeader header{};
     std::memcpy(header.magic, kPagesMagic, sizeof kPagesMagic);
     header.version = kPagesVersion;
@@ -53,6 +118,7 @@ Result<PagesWriter> PagesWriter::create(const std::string& dir, WriteMode mode) 
 
 PagesWriter::PagesWriter(PagesWriter&& other) noexcept
     : m_path(std::move(other.m_path)),
+      m_mode(other.m_mode),
       m_fd(std::exchange(other.m_fd, -1)),
       m_direct_fd(std::exchange(other.m_direct_fd, -1)),
       m_end(other.m_end) {}
@@ -61,6 +127,7 @@ PagesWriter& PagesWriter::operator=(PagesWriter&& other) noexcept {
     if (this != &other) {
         release();
         m_path = std::move(other.m_path);
+        m_mode = other.m_mode;
         m_fd = std::exchange(other.m_fd, -1);
         m_direct_fd = std::exchange(other.m_direct_fd, -1);
         m_end = other.m_end;
@@ -84,6 +151,14 @@ uint64_t PagesWriter::reserve(uint64_t length) {
     const uint64_t offset = m_end;
     m_end += length;
     return offset;
+}
+
+Result<void> PagesWriter::allocate() {
+    if (m_end == kPagesDataOffset) return {};
+    // fallocate(2), not posix_fallocate: where the file system cannot
+    // preallocate, the latter writes zeros over the whole range.
+    if (fallocate(m_fd, 0, 0, static_cast<off_t>(m_end)) == 0 || errno == EOPNOTSUPP) return {};
+    return make_error(errno, "{}: allocating {} bytes: {}", m_path, m_end, std::strerror(errno));
 }
 
 Result<void> PagesWriter::write(uint64_t offset, const void* data, uint64_t length) {

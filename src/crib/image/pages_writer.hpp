@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "base/result.hpp"
 #include "crib/image/model.hpp"
@@ -20,15 +21,38 @@ enum class WriteMode : uint8_t {
     // Everything through the page cache: a copy more per byte written, and a
     // restore soon after reads from memory.
     Cached,
+    // Cached when the image fits well within what the kernel lets writers
+    // dirty (see choose_write_mode), Direct otherwise.
+    Auto,
 };
 
+// "direct", "cached", "auto".
+std::string_view write_mode_name(WriteMode mode);
+
+// What the kernel lets the page cache hold dirty before it slows writers
+// down, and how much is dirty now, in bytes (from /proc/meminfo and
+// /proc/sys/vm/dirty_*).
+struct DirtyBudget {
+    uint64_t available = 0;   // MemAvailable
+    uint64_t dirty = 0;       // Dirty + Writeback now
+    uint64_t background = 0;  // dirty_background_bytes, else dirty_background_ratio of available
+    uint64_t limit = 0;       // dirty_bytes, else dirty_ratio of available
+};
+Result<DirtyBudget> read_dirty_budget();
+
+// MODE, or for Auto the mode for writing BYTES under BUDGET.
+WriteMode choose_write_mode(WriteMode mode, uint64_t bytes, const DirtyBudget& budget);
+
 // Writes DIR/pages.img. reserve() hands out file offsets in order; write()
-// fills them, possibly on another thread than the one reserving (one writer
-// thread at a time). A writer destroyed before finish() removes its file, so
-// a failed dump leaves no pages.img that looks complete.
+// fills them, from any number of threads at once (each range once), while
+// no thread reserves. A writer destroyed before finish() removes its file,
+// so a failed dump leaves no pages.img that looks complete.
 class PagesWriter {
 public:
-    static Result<PagesWriter> create(const std::string& dir, WriteMode mode = WriteMode::Direct);
+    // BYTES: about how much will be written, for WriteMode::Auto to choose
+    // by (read from the system's dirty budget; Direct if that cannot be read).
+    static Result<PagesWriter> create(const std::string& dir, WriteMode mode = WriteMode::Direct,
+                                      uint64_t bytes = 0);
 
     PagesWriter(PagesWriter&& other) noexcept;
     PagesWriter& operator=(PagesWriter&& other) noexcept;
@@ -38,6 +62,12 @@ public:
 
     // Room for LENGTH bytes (a multiple of kPageSize) at the end of the file.
     uint64_t reserve(uint64_t length);
+    // Gives the file the blocks of everything reserved so far. Direct writes
+    // into allocated blocks inside the file are overwrites, which ext4 and
+    // XFS run side by side (writes past the end hold the inode lock
+    // throughout); and a full disk fails here, before any copying. A no-op
+    // where the file system cannot preallocate.
+    Result<void> allocate();
     // Stores LENGTH bytes at OFFSET, a range reserve() handed out.
     Result<void> write(uint64_t offset, const void* data, uint64_t length);
     // reserve + checksum + write: for callers holding a whole run in memory.
@@ -47,14 +77,16 @@ public:
     Result<void> finish();
 
     const std::string& path() const { return m_path; }
-    uint64_t size() const { return m_end; }  // bytes reserved so far, header included
+    WriteMode mode() const { return m_mode; }  // Direct or Cached, Auto resolved
+    uint64_t size() const { return m_end; }    // bytes reserved so far, header included
 
 private:
-    PagesWriter(std::string path, int fd, int direct_fd)
-        : m_path(std::move(path)), m_fd(fd), m_direct_fd(direct_fd) {}
+    PagesWriter(std::string path, WriteMode mode, int fd, int direct_fd)
+        : m_path(std::move(path)), m_mode(mode), m_fd(fd), m_direct_fd(direct_fd) {}
     void release();
 
     std::string m_path;
+    WriteMode m_mode;
     int m_fd = -1;
     int m_direct_fd = -1;  // -1 for WriteMode::Cached or where O_DIRECT is refused
     uint64_t m_end = kPagesDataOffset;

@@ -16,22 +16,35 @@
 
 namespace crib::proc {
 
+// The copy pipeline's shape, for benchmarks that measure the system's limits
+// the way dump_memory meets them: process_vm_readv and pages.img writes go
+// kCopyBufferBytes at a time, with writer_threads(mode) writes in flight.
+inline constexpr uint64_t kCopyBufferBytes = 4 << 20;
+int writer_threads(image::WriteMode mode);
+
 struct MemoryOptions {
     // Bytes stored so far and in all: called on the calling thread before
-    // each 8 MiB buffer is filled and once at the end.
+    // each 4 MiB buffer is filled and once at the end.
     std::function<void(uint64_t done, uint64_t total)> progress;
-    // Direct: the fastest dump, least CPU; Cached: for a restore soon after.
-    image::WriteMode write_mode = image::WriteMode::Direct;
+    // Direct: least CPU, the device's pace, the page cache left alone;
+    // Cached: memory's pace while the page cache has room, and a restore soon
+    // after reads from memory; Auto: Cached while the dump fits well in the
+    // kernel's dirty budget (image::choose_write_mode), Direct beyond.
+    image::WriteMode write_mode = image::WriteMode::Auto;
 };
 
 struct MemoryStats {
     uint64_t bytes = 0;         // page bytes saved
     uint64_t runs = 0;          // PageRuns made
     uint64_t forced_bytes = 0;  // of which read through /proc/PID/mem (Vmas without PROT_READ)
-    double seconds = 0;         // the whole dump
-    double scan_seconds = 0;    // choosing the pages (PAGEMAP_SCAN, SEEK_DATA)
-    double read_seconds = 0;    // copying out of the process and hashing (reader busy time)
-    double write_seconds = 0;   // storing into pages.img (writer busy time)
+    image::WriteMode write_mode = image::WriteMode::Direct;  // as used: Auto resolved
+    double seconds = 0;                                      // the whole dump
+    double scan_seconds = 0;  // choosing the pages (PAGEMAP_SCAN, SEEK_DATA)
+    double read_seconds = 0;  // copying out of the process (the calling thread's busy time)
+    double wait_seconds = 0;  // the calling thread waiting for a buffer the writers still hold
+    // Summed over threads (writers overlap one another and the copying):
+    double hash_seconds = 0;   // checksumming
+    double write_seconds = 0;  // storing into pages.img
 };
 
 // Saves the pages of PID's VMAS worth keeping into DIR/pages.img and sets

@@ -310,6 +310,7 @@ protected:
         options.write_mode = mode;
         auto stats = dump_memory(m_child->pid(), alone, other.path(), options);
         ASSERT_TRUE(stats) << stats.error().to_string();
+        EXPECT_EQ(stats->write_mode, mode);
         ASSERT_EQ(alone[0].pages.size(), vma.pages.size());
         for (size_t i = 0; i < vma.pages.size(); ++i) {
             EXPECT_EQ(alone[0].pages[i].address, vma.pages[i].address);
@@ -382,6 +383,23 @@ TEST_F(MemoryDump, CachedWritesSaveTheSame) {
     expect_same_alone(vma_at(m_vmas, layout().big), image::WriteMode::Cached);
 }
 
+TEST_F(MemoryDump, DirectWritesInFlightSaveTheSame) {
+    // 80 MiB through 4 MiB buffers: several O_DIRECT writes in flight, out of
+    // file order, with the writers (not the reader) hashing in buffer order.
+    ASSERT_GT(writer_threads(image::WriteMode::Direct), 1);
+    expect_same_alone(vma_at(m_vmas, layout().big), image::WriteMode::Direct);
+}
+
+TEST_F(MemoryDump, AutoWriteModeFollowsTheDirtyBudget) {
+    // SetUp dumped with the default options.
+    EXPECT_EQ(MemoryOptions{}.write_mode, image::WriteMode::Auto);
+    auto budget = image::read_dirty_budget();
+    ASSERT_TRUE(budget) << budget.error().to_string();
+    EXPECT_EQ(m_stats.write_mode,
+              image::choose_write_mode(image::WriteMode::Auto, m_stats.bytes, *budget));
+    EXPECT_NE(m_stats.write_mode, image::WriteMode::Auto);
+}
+
 TEST_F(MemoryDump, HugePagesAreSavedWithWhatTheyHold) {
     const uint64_t huge = layout().huge;
     const uint64_t second = kHugeBytes / kPageSize + kHugeSecondWritten;
@@ -441,6 +459,10 @@ TEST_F(MemoryDump, StatsProgressAndVerifyAgree) {
     }
     EXPECT_EQ(m_stats.bytes, bytes);
     EXPECT_EQ(m_stats.runs, runs);
+    EXPECT_GT(m_stats.read_seconds, 0);
+    EXPECT_GT(m_stats.hash_seconds, 0);
+    EXPECT_GT(m_stats.write_seconds, 0);
+    EXPECT_LE(m_stats.read_seconds + m_stats.wait_seconds, m_stats.seconds);
     ASSERT_FALSE(m_progress.empty());
     EXPECT_EQ(m_progress.back(), std::make_pair(bytes, bytes));
     for (size_t i = 1; i < m_progress.size(); ++i)
