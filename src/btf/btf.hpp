@@ -78,7 +78,10 @@ struct VarSecInfo {
     uint32_t size;
 };
 
-class Btf {
+// Always owned by a shared_ptr (the factories below are the only way to
+// make one), so a holder of a reference may extend its life with
+// shared_from_this(): kfunc prototypes keep the BTF their types live in.
+class Btf : public std::enable_shared_from_this<Btf> {
 public:
     // Parse raw .BTF bytes; the bytes are copied.
     static Result<std::shared_ptr<Btf>> parse(std::span<const uint8_t> raw);

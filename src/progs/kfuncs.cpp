@@ -1,10 +1,60 @@
 #include "progs/kfuncs.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 
 namespace crib::progs {
 namespace {
+
+bool is_struct(const btf::Btf& types, btf::TypeId id) {
+    if (id == 0 || !types.valid(id)) return false;
+    btf::Kind kind = types.kind(types.skip_modifiers(id));
+    return kind == btf::Kind::Struct || kind == btf::Kind::Union;
+}
+
+Result<btf::TypeId> find_struct(const btf::Btf& types, std::string_view name) {
+    auto id = types.find(name, btf::Kind::Struct);
+    if (!id) return make_error(ENOENT, "BTF has no struct {}", name);
+    return *id;
+}
+
+// A proto's types all come from one BTF, which it keeps alive.
+Result<void> use_btf(KfuncProto& proto, const btf::Btf& types, std::string_view name) {
+    if (proto.btf && proto.btf.get() != &types)
+        return make_error(EINVAL, "struct {} is from another BTF than the proto's", name);
+    proto.btf = types.shared_from_this();
+    return {};
+}
+
+// The BTF types a proto names must be structs of its BTF, and its
+// ret_size the returned struct's size: the verifier trusts both.
+Result<void> check_btf_types(const Kfunc& kf) {
+    const KfuncProto& proto = kf.proto;
+    const bool typed =
+        proto.ret_type != 0 || std::any_of(proto.arg_types.begin(), proto.arg_types.end(),
+                                           [](btf::TypeId id) { return id != 0; });
+    if (!typed) return {};
+    if (!proto.btf)
+        return make_error(EINVAL, "kfunc {}: BTF type ids without the BTF they belong to", kf.name);
+    if (proto.ret_type != 0) {
+        if (proto.ret.kind != RetKind::PtrToMem || !is_struct(*proto.btf, proto.ret_type))
+            return make_error(EINVAL, "kfunc {}: return type id {} is not a struct pointer",
+                              kf.name, proto.ret_type);
+        uint64_t size = CRIB_TRY(proto.btf->size_of(proto.ret_type));
+        if (size != proto.ret_size)
+            return make_error(EINVAL, "kfunc {}: returns {} of {} bytes but ret_size is {}",
+                              kf.name, proto.btf->describe(proto.ret_type), size, proto.ret_size);
+    }
+    for (size_t arg = 0; arg < proto.arg_types.size(); ++arg) {
+        if (proto.arg_types[arg] == 0) continue;
+        if (proto.args[arg].kind != ArgKind::PtrToMem ||
+            !is_struct(*proto.btf, proto.arg_types[arg]))
+            return make_error(EINVAL, "kfunc {}: arg#{} type id {} is not a struct pointer",
+                              kf.name, arg, proto.arg_types[arg]);
+    }
+    return {};
+}
 
 struct Registered {
     ProgType type;  // Unspec: every type
@@ -21,6 +71,8 @@ public:
         for (const auto& kf : set.kfuncs) {
             if (kf.name.empty())
                 return make_error(EINVAL, "kfunc set '{}': a kfunc has no name", set.name);
+            if (auto typed = check_btf_types(kf); !typed)
+                return make_error(EINVAL, "kfunc set '{}': {}", set.name, typed.error().message());
             for (const auto& other : m_sets) {
                 if (!overlaps(type, other.type)) continue;
                 for (const auto& existing : other.set.kfuncs)
@@ -70,6 +122,25 @@ Registry& registry() {
 }
 
 }  // namespace
+
+Result<void> set_ret_struct(KfuncProto& proto, const btf::Btf& types, std::string_view name) {
+    btf::TypeId id = CRIB_TRY(find_struct(types, name));
+    CRIB_TRY(use_btf(proto, types, name));
+    proto.ret_size = static_cast<uint32_t>(CRIB_TRY(types.size_of(id)));
+    proto.ret.kind = RetKind::PtrToMem;
+    proto.ret_type = id;
+    return {};
+}
+
+Result<void> set_arg_struct(KfuncProto& proto, int arg, const btf::Btf& types,
+                            std::string_view name) {
+    if (arg < 0 || arg >= static_cast<int>(proto.args.size()))
+        return make_error(EINVAL, "no arg#{} to type as struct {}", arg, name);
+    btf::TypeId id = CRIB_TRY(find_struct(types, name));
+    CRIB_TRY(use_btf(proto, types, name));
+    proto.arg_types[arg] = id;
+    return {};
+}
 
 Result<void> register_kfunc_set(ProgType type, KfuncSet set) {
     return registry().add(type, std::move(set));

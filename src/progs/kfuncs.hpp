@@ -4,12 +4,15 @@
 // and runtime ask which kfunc a program of a type may call by name.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/result.hpp"
+#include "btf/btf.hpp"
 #include "progs/helpers.hpp"
 #include "progs/prog_types.hpp"
 
@@ -33,25 +36,39 @@ enum KfuncFlag : uint32_t {
 // protos (the kernel derives the same facts from the kfunc's BTF).
 // Arguments: Anything (a scalar); PtrToMem followed by ConstSize (the
 // kernel's `buf, buf__sz` pairs: stack, map value, ringbuf record or
-// kfunc-returned memory of that size; plain means the kfunc reads and may
+// kfunc-returned object of that size; plain means the kfunc reads and may
 // write it, kReadOnly that it only reads (read-only memory allowed), kUninit
 // that it only writes (uninitialised stack allowed)); PtrToMem with no size
 // after it (an object a kfunc returned, passed whole at offset 0: the
-// kernel's PTR_TO_BTF_ID argument; the one a KF_RELEASE kfunc releases);
-// PtrToCtx; PtrToIter (the iterator object on the stack; arg 0 of every
-// KF_ITER_* kfunc). Returns: Integer, Void, or PtrToMem: read-only memory of
-// ret_size bytes (the kernel's PTR_TO_BTF_ID of a struct of that size),
-// maybe-NULL with kRetMaybeNull or KF_RET_NULL, a reference to release
+// kernel's PTR_TO_BTF_ID argument, of struct arg_types[i] when that is set;
+// the one a KF_RELEASE kfunc releases); PtrToCtx; PtrToIter (the iterator
+// object on the stack; arg 0 of every KF_ITER_* kfunc). Returns: Integer,
+// Void, or PtrToMem: with ret_type, a pointer to that struct of `btf` (the
+// kernel's PTR_TO_BTF_ID, whose loads the verifier checks member by member),
+// read-only unless ret_writable; without, memory of ret_size bytes. Either
+// is maybe-NULL with kRetMaybeNull or KF_RET_NULL, a reference to release
 // with KF_ACQUIRE.
 struct KfuncProto {
     RetSpec ret;
-    uint32_t ret_size = 0;
+    uint32_t ret_size = 0;  // with ret_type: the struct's size (set_ret_struct)
     std::array<ArgSpec, 5> args{};
     // Iterator kfuncs: the iterator's name ("crib_vma" for struct
     // bpf_iter_crib_vma) and the bytes of its object on the stack.
     std::string_view iter;
     uint32_t iter_size = 0;
+    // The BTF ret_type and arg_types are ids of; the proto keeps it alive.
+    std::shared_ptr<const btf::Btf> btf;
+    btf::TypeId ret_type = 0;
+    bool ret_writable = false;
+    std::array<btf::TypeId, 5> arg_types{};
 };
+
+// Makes `proto` return a pointer to `struct <name>` of `types` (PtrToMem,
+// ret_type, ret_size). ENOENT naming the struct when `types` has none.
+Result<void> set_ret_struct(KfuncProto& proto, const btf::Btf& types, std::string_view name);
+// Makes object argument `arg` (PtrToMem with no size) one to `struct <name>`.
+Result<void> set_arg_struct(KfuncProto& proto, int arg, const btf::Btf& types,
+                            std::string_view name);
 
 struct Kfunc {
     std::string name;
@@ -68,7 +85,8 @@ struct KfuncSet {
 // Makes `set` callable from programs of `type`; ProgType::Unspec registers it
 // for every type (the kernel's common hook). EEXIST when a kfunc of the same
 // name is already registered for a type it targets, EINVAL for a set with no
-// name or a kfunc with no name.
+// name, a kfunc with no name, or a BTF-typed return or argument whose type
+// is not a struct of the proto's BTF (or whose ret_size is not its size).
 Result<void> register_kfunc_set(ProgType type, KfuncSet set);
 
 // The kfunc a program of `type` may call by that name, or null. The pointer

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "verifier/btf_access.hpp"
 #include "verifier/checker.hpp"
 
 namespace crib::verifier {
@@ -139,6 +140,11 @@ Result<void> Checker::check_helper_mem(Path& path, int regno, const Scalar& size
             fmt::format("R{} unbounded memory access, use 'var &= const' or 'if (var < const)'",
                         regno + 1));
     auto bytes = static_cast<int64_t>(size.umax);
+    if (reg.type == RegType::BtfId) {
+        auto ok = check_btf_range(reg, regno, size.umax, access != Access::Read);
+        if (!ok) return error(pc, ok.error().code(), ok.error().message());
+        return {};
+    }
     if (reg.type != RegType::Stack)
         return check_mem(path, regno, 0, static_cast<int>(bytes), access, nullptr);
     if (reg.value.smin < -isa::kStackSize || reg.value.smax > isa::kStackSize)

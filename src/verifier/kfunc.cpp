@@ -67,12 +67,20 @@ Result<void> Checker::kfunc_mem_arg(Path& path, const progs::Kfunc& kfunc, int a
     };
     if (!sized) {
         if (nullable && is_null(reg)) return {};
-        if (reg.type != RegType::Mem || reg.ringbuf || reg.maybe_null)
+        if (reg.type != RegType::BtfId || !reg.btf || reg.maybe_null)
             return refuse("ptr_ returned by a kernel function");
         if (reg.off != 0 || !reg.value.is_const() || reg.value.const_value() != 0)
             return error(pc, EACCES,
                          fmt::format("R{} must have zero offset when passed to kernel function {}",
                                      r, kfunc.name));
+        const btf::TypeId want = kfunc.proto.arg_types[arg];
+        if (want && (reg.btf != kfunc.proto.btf.get() ||
+                     reg.btf->skip_modifiers(reg.btf_id) != reg.btf->skip_modifiers(want)))
+            return error(pc, EACCES,
+                         fmt::format("kernel function {} args#{} expected pointer to {} but R{} "
+                                     "has a pointer to {}",
+                                     kfunc.name, arg, kfunc.proto.btf->describe(want), r,
+                                     reg.btf->describe(reg.btf_id)));
         return {};
     }
     Scalar size = CRIB_TRY(check_size_arg(path, r + 1, kfunc.proto.args[arg + 1].kind));
@@ -82,14 +90,15 @@ Result<void> Checker::kfunc_mem_arg(Path& path, const progs::Kfunc& kfunc, int a
         case RegType::Stack:
         case RegType::MapValue:
         case RegType::Mem:
-            if (reg.maybe_null) return refuse("fp, map_value, mem, ringbuf_mem");
+        case RegType::BtfId:
+            if (reg.maybe_null) return refuse("fp, map_value, mem, ringbuf_mem, ptr_");
             break;
         case RegType::MapKey:
             if (!writes) break;
             [[fallthrough]];
         default:
-            return refuse(writes ? "fp, map_value, mem, ringbuf_mem"
-                                 : "fp, map_key, map_value, mem, ringbuf_mem");
+            return refuse(writes ? "fp, map_value, mem, ringbuf_mem, ptr_"
+                                 : "fp, map_key, map_value, mem, ringbuf_mem, ptr_");
     }
     if (writes && reg.read_only)
         return error(pc, EACCES,
@@ -258,6 +267,13 @@ Result<bool> Checker::call_kfunc(Path& path, const isa::Insn&) {
             r0 = RegState{};
             break;
         case progs::RetKind::PtrToMem:
+            if (proto.ret_type) {
+                r0 = RegState::pointer(RegType::BtfId);
+                r0.btf = proto.btf.get();
+                r0.btf_id = proto.ret_type;
+                r0.read_only = !proto.ret_writable;
+                break;
+            }
             if (proto.ret_size == 0)
                 return error(
                     pc, EINVAL,

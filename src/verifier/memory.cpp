@@ -1,22 +1,18 @@
 // Memory access rules: stack (per byte, with spills), ctx (the program
-// type's rule), map values and keys, helper-returned memory. A pointer's
-// offset is its fixed part plus a variable part; every offset the variable
-// part allows must be in bounds.
+// type's rule), map values and keys, helper-returned memory, typed objects
+// (their BTF's rule, btf_access.cpp). A pointer's offset is its fixed part
+// plus a variable part; every offset the variable part allows must be in
+// bounds.
 #include <algorithm>
 #include <cstddef>
 
+#include "verifier/btf_access.hpp"
 #include "verifier/checker.hpp"
 
 namespace crib::verifier {
 namespace {
 
 constexpr int64_t kMaxVarOff = int64_t{1} << 29;
-
-Scalar loaded_value(int size, bool sign_extend) {
-    if (!sign_extend || size >= 8) return Scalar::unknown_of_size(size);
-    int64_t half = int64_t{1} << (size * 8 - 1);
-    return Scalar::srange(-half, half - 1);
-}
 
 // Context fields that hold packet addresses, per program type (the
 // kernel's convert_ctx_access turning xdp_md->data into PTR_TO_PACKET).
@@ -53,8 +49,16 @@ Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Ac
         return error(pc, EACCES, fmt::format("R{} !read_ok", regno));
     const RegState reg = path.state.reg(regno);
     if (!reg.is_pointer() || reg.maybe_null || reg.type == RegType::MapPtr ||
-        reg.type == RegType::Func || reg.type == RegType::BtfId)
+        reg.type == RegType::Func)
         return error(pc, EACCES, fmt::format("R{} invalid mem access '{}'", regno, type_name(reg)));
+    // Typed objects: their BTF decides, before any generic offset rule.
+    if (reg.type == RegType::BtfId) {
+        auto loaded =
+            check_btf_access(reg, regno, off, size, access != Access::Read, sign_extend, io);
+        if (!loaded) return error(pc, loaded.error().code(), loaded.error().message());
+        if (access == Access::Read && io) *io = RegState::scalar(*loaded);
+        return {};
+    }
     const Scalar& var = reg.value;
     if (var.smin < -kMaxVarOff && reg.type != RegType::Stack)
         return error(pc, EACCES,
@@ -175,7 +179,7 @@ Result<void> Checker::check_mem(Path& path, int regno, int32_t off, int size, Ac
             return error(pc, EACCES,
                          fmt::format("R{} invalid mem access '{}'", regno, type_name(reg)));
     }
-    if (access == Access::Read && io) *io = RegState::scalar(loaded_value(size, sign_extend));
+    if (access == Access::Read && io) *io = RegState::scalar(loaded_scalar(size, sign_extend));
     return {};
 }
 
@@ -323,7 +327,7 @@ Result<void> Checker::check_stack_range(Path& path, int regno, const RegState& r
                     return error(pc, EACCES, fmt::format("invalid size of register fill"));
         }
         m_loaded =
-            RegState::scalar(all_zero ? Scalar::constant(0) : loaded_value(size, m_load_sext));
+            RegState::scalar(all_zero ? Scalar::constant(0) : loaded_scalar(size, m_load_sext));
         return {};
     }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "btf/btf.hpp"
+
 namespace crib::verifier {
 
 std::string type_name(const RegState& reg) {
@@ -32,9 +34,12 @@ std::string type_name(const RegState& reg) {
         case RegType::Func:
             base = "func";
             break;
-        case RegType::BtfId:
-            base = "ptr_";
-            break;
+        case RegType::BtfId: {
+            // The kernel's order: "ptr_or_null_" then the struct's name.
+            base = reg.maybe_null ? "ptr_or_null_" : "ptr_";
+            if (reg.btf) base += reg.btf->name(reg.btf_id);
+            return reg.read_only ? "rdonly_" + base : base;
+        }
         case RegType::Packet:
             base = "pkt";
             break;

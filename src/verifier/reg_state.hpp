@@ -9,6 +9,10 @@
 
 #include "verifier/bounds.hpp"
 
+namespace crib::btf {
+class Btf;
+}
+
 namespace crib::verifier {
 
 enum class RegType : uint8_t {
@@ -21,7 +25,7 @@ enum class RegType : uint8_t {
     MapKey,     // PTR_TO_MAP_KEY (for_each callbacks)
     Mem,        // PTR_TO_MEM: helper-returned memory of mem_size bytes (ringbuf records)
     Func,       // PTR_TO_FUNC: a subprogram, for callbacks
-    BtfId,      // PTR_TO_BTF_ID: typed kernel object, opaque for now
+    BtfId,      // PTR_TO_BTF_ID: struct btf_id of `btf` (opaque without one)
     Packet,     // PTR_TO_PACKET: packet data, `range` bytes proven below data_end
     PacketEnd,  // PTR_TO_PACKET_END: only compared against
 };
@@ -40,9 +44,13 @@ struct RegState {
     // Packet: bytes from (packet start + variable part) known to be inside
     // the packet; pointers sharing an id share the variable part.
     uint32_t range = 0;
+    // BtfId: the struct, in a BTF that outlives the verification (a kfunc
+    // proto's, which the registry keeps).
+    const btf::Btf* btf = nullptr;
+    uint32_t btf_id = 0;
     bool maybe_null = false;
     bool ringbuf = false;    // Mem from bpf_ringbuf_reserve
-    bool read_only = false;  // Mem / MapValue the program may not write
+    bool read_only = false;  // Mem / MapValue / BtfId the program may not write
 
     static RegState scalar(Scalar value) {
         RegState r;
@@ -75,10 +83,12 @@ inline bool is_null(const RegState& reg) {
 inline bool same_referent(const RegState& a, const RegState& b) {
     return a.type == b.type && a.off == b.off && a.map == b.map && a.mem_size == b.mem_size &&
            a.frameno == b.frameno && a.subprog == b.subprog && a.maybe_null == b.maybe_null &&
-           a.ringbuf == b.ringbuf && a.read_only == b.read_only;
+           a.ringbuf == b.ringbuf && a.read_only == b.read_only && a.btf == b.btf &&
+           a.btf_id == b.btf_id;
 }
 
-// The kernel's name of a register type in messages ("scalar", "map_value_or_null").
+// The kernel's name of a register type in messages ("scalar", "map_value_or_null",
+// "ptr_or_null_crib_vma": a BtfId names its struct).
 std::string type_name(const RegState& reg);
 // `R1=map_value(off=0,ks=4,vs=8)`-style text for the log.
 std::string describe(const RegState& reg);
