@@ -60,6 +60,12 @@ std::string_view write_mode_name(WriteMode mode) {
     return "?";
 }
 
+std::optional<WriteMode> write_mode_from_name(std::string_view name) {
+    for (const auto& [mode, row_name] : kModeNames)
+        if (row_name == name) return mode;
+    return std::nullopt;
+}
+
 Result<DirtyBudget> read_dirty_budget() {
     constexpr const char* kMeminfo = "/proc/meminfo";
     constexpr uint64_t kKiB = 1024;

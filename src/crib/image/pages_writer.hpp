@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,8 +27,9 @@ enum class WriteMode : uint8_t {
     Auto,
 };
 
-// "direct", "cached", "auto".
+// "direct", "cached", "auto", and back (nullopt for any other word).
 std::string_view write_mode_name(WriteMode mode);
+std::optional<WriteMode> write_mode_from_name(std::string_view name);
 
 // What the kernel lets the page cache hold dirty before it slows writers
 // down, and how much is dirty now, in bytes (from /proc/meminfo and

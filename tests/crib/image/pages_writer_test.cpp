@@ -205,6 +205,10 @@ TEST(WriteModeChoice, NamesAreTheCliWords) {
     EXPECT_EQ(write_mode_name(WriteMode::Direct), "direct");
     EXPECT_EQ(write_mode_name(WriteMode::Cached), "cached");
     EXPECT_EQ(write_mode_name(WriteMode::Auto), "auto");
+    for (const WriteMode mode : {WriteMode::Direct, WriteMode::Cached, WriteMode::Auto})
+        EXPECT_EQ(write_mode_from_name(write_mode_name(mode)), mode);
+    EXPECT_EQ(write_mode_from_name("Direct"), std::nullopt);
+    EXPECT_EQ(write_mode_from_name(""), std::nullopt);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -588,6 +589,35 @@ TEST(DumpMemoryFailure, ProcessKilledMidDumpChangesNothing) {
     ASSERT_FALSE(stats);
     EXPECT_NE(stats.error().message().find("pid " + std::to_string(child.pid())), std::string::npos)
         << stats.error().message();
+    EXPECT_EQ(vmas, before);
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/" + image::kPagesFileName));
+}
+
+TEST(DumpMemoryFailure, NoRoomForTheImageFailsBeforeCopying) {
+    TempDir dir;
+    MemoryChild child(dir.path());
+    ASSERT_TRUE(child.stopped());
+    std::vector<Vma> vmas = read_vmas(child.pid());
+    const auto before = vmas;
+    // A file size limit below the image (the child holds over 80 MiB)
+    // stands in for a full disk: preallocating pages.img fails.
+    rlimit old_limit{};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    rlimit limit = old_limit;
+    limit.rlim_cur = 16 << 20;
+    const auto old_handler = signal(SIGXFSZ, SIG_IGN);
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    int buffers_filled = 0;
+    MemoryOptions options;
+    options.progress = [&](uint64_t, uint64_t) { ++buffers_filled; };
+    options.write_mode = image::WriteMode::Direct;
+    auto stats = dump_memory(child.pid(), vmas, dir.path(), options);
+    setrlimit(RLIMIT_FSIZE, &old_limit);
+    signal(SIGXFSZ, old_handler);
+    ASSERT_FALSE(stats);
+    EXPECT_EQ(stats.error().code(), EFBIG) << stats.error().to_string();
+    EXPECT_NE(stats.error().message().find("pages.img"), std::string::npos);
+    EXPECT_EQ(buffers_filled, 0);
     EXPECT_EQ(vmas, before);
     EXPECT_FALSE(std::filesystem::exists(dir.path() + "/" + image::kPagesFileName));
 }
