@@ -2,11 +2,19 @@
 // and 1 GiB, 1,000 and 10,000 open files, 4 threads. Times are wall clock
 // around the CLI (what a user waits for), medians of several runs; MB/s is
 // the dumped memory over that time, set against memcpy bandwidth measured in
-// the same run (the limit). Every restored process must pass its own check,
-// so a fast but wrong restore does not count. CRIU 4.2's medians on this
-// machine are the reference column. Then the kernel collector against the
-// procfs one on the same processes (--leave-running).
+// the same run (the limit). Restores are timed twice over: with pages.img
+// out of the page cache (cold: read from the disk) and in it (warm), set
+// so by the bench whatever way the dump wrote the file. Every restored
+// process must pass its own check, so a fast but wrong restore does not
+// count. CRIU 4.2's medians on this machine are the reference column. Then
+// the kernel collector against the procfs one on the same processes
+// (--leave-running).
+//
+// crib-bench-dump [CASE...]: only the cases whose label contains one of the
+// CASEs ("256 MiB", "files").
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -67,8 +75,29 @@ struct Sample {
     uint64_t memory_bytes = 0;
 };
 
+enum class Cache { Cold, Warm };
+
+// Puts the image's files out of the page cache (written back first: dirty
+// pages stay) or into it.
+void set_cache(const std::string& dir, Cache cache) {
+    for (const char* name : {"core.img", "pages.img"}) {
+        std::string path = dir + "/" + name;
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (cache == Cache::Cold) {
+            fdatasync(fd);
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        } else {
+            std::vector<char> buffer(8 << 20);
+            while (read(fd, buffer.data(), buffer.size()) > 0) {
+            }
+        }
+        close(fd);
+    }
+}
+
 // One start, dump (killed), restore -d, self-check. Throws what went wrong.
-Sample measure(const Case& c) {
+Sample measure(const Case& c, Cache cache) {
     Workload w(c.workload, c.args);
     if (auto why = w.wait_ready(); !why.empty()) throw std::runtime_error(why);
     TempDir image("crib-bench-img");
@@ -81,6 +110,7 @@ Sample measure(const Case& c) {
     s.memory_bytes = report.value("memory_bytes", uint64_t{0});
     s.dump_inner_ms = report["ms"].value("total", 0.0);
     if (wait_exit(w.pid(), seconds(10)).timed_out) throw std::runtime_error("dump did not kill");
+    set_cache(image.path(), cache);
     CribRun restore = run_crib({"restore", "-D", image.path(), "-d"});
     if (!restore.exit.ok())
         throw std::runtime_error("crib restore: " + restore.exit.describe() + ": " + restore.err);
@@ -95,21 +125,31 @@ std::string criu(double ms) {
     return ms > 0 ? fmt::format("{:.0f}", ms) : "-";
 }
 
-bool run_cases(double memcpy_bw) {
-    fmt::print("{:<14} {:>8} {:>9} {:>10} {:>8} {:>8} {:>11} {:>8} {:>8} {:>10} {:>10}\n",
-               "process", "MiB", "dump ms", "(in crib)", "MB/s", "/memcpy", "restore ms", "MB/s",
-               "/memcpy", "CRIU dump", "CRIU rest.");
+bool selected(const Case& c, const std::vector<std::string>& only) {
+    return only.empty() || std::any_of(only.begin(), only.end(), [&](const std::string& part) {
+               return std::string(c.label).find(part) != std::string::npos;
+           });
+}
+
+bool run_cases(double memcpy_bw, const std::vector<std::string>& only) {
+    fmt::print(
+        "{:<14} {:>7} {:>8} {:>9} {:>6} {:>7} {:>10} {:>6} {:>10} {:>6} {:>7} {:>9} {:>10}\n",
+        "process", "MiB", "dump ms", "(in crib)", "MB/s", "/memcpy", "rest. cold", "MB/s",
+        "rest. warm", "MB/s", "/memcpy", "CRIU dump", "CRIU rest.");
     bool ok = true;
     for (const Case& c : kCases) {
-        std::vector<double> dumps, inner, restores;
+        if (!selected(c, only)) continue;
+        std::vector<double> dumps, inner, cold, warm;
         uint64_t bytes = 0;
         try {
             for (int i = 0; i < c.runs; i++) {
-                Sample s = measure(c);
-                dumps.push_back(s.dump_ms);
-                inner.push_back(s.dump_inner_ms);
-                restores.push_back(s.restore_ms);
-                bytes = s.memory_bytes;
+                for (Cache cache : {Cache::Cold, Cache::Warm}) {
+                    Sample s = measure(c, cache);
+                    dumps.push_back(s.dump_ms);
+                    inner.push_back(s.dump_inner_ms);
+                    (cache == Cache::Cold ? cold : warm).push_back(s.restore_ms);
+                    bytes = s.memory_bytes;
+                }
             }
         } catch (const std::exception& e) {
             std::string why = e.what();
@@ -119,15 +159,14 @@ bool run_cases(double memcpy_bw) {
             ok = false;
             continue;
         }
-        double dump_ms = median(dumps), restore_ms = median(restores);
-        double dump_bw = bytes / 1e6 / (dump_ms / 1e3),
-               restore_bw = bytes / 1e6 / (restore_ms / 1e3);
+        auto mb_per_s = [&](double ms) { return bytes / 1e6 / (ms / 1e3); };
+        double dump_ms = median(dumps), cold_ms = median(cold), warm_ms = median(warm);
         fmt::print(
-            "{:<14} {:>8.1f} {:>9.1f} {:>10.1f} {:>8.0f} {:>8.3f} {:>11.1f} {:>8.0f} {:>8.3f} "
-            "{:>10} {:>10}\n",
-            c.label, bytes / 1048576.0, dump_ms, median(inner), dump_bw, dump_bw / memcpy_bw,
-            restore_ms, restore_bw, restore_bw / memcpy_bw, criu(c.criu_dump_ms),
-            criu(c.criu_restore_ms));
+            "{:<14} {:>7.1f} {:>8.1f} {:>9.1f} {:>6.0f} {:>7.3f} {:>10.1f} {:>6.0f} {:>10.1f} "
+            "{:>6.0f} {:>7.3f} {:>9} {:>10}\n",
+            c.label, bytes / 1048576.0, dump_ms, median(inner), mb_per_s(dump_ms),
+            mb_per_s(dump_ms) / memcpy_bw, cold_ms, mb_per_s(cold_ms), warm_ms, mb_per_s(warm_ms),
+            mb_per_s(warm_ms) / memcpy_bw, criu(c.criu_dump_ms), criu(c.criu_restore_ms));
     }
     return ok;
 }
@@ -152,11 +191,12 @@ std::pair<double, double> collector_ms(const Workload& w, const char* collector,
     return {median(collect), median(total)};
 }
 
-bool run_collectors() {
+bool run_collectors(const std::vector<std::string>& only) {
     fmt::print("\n{:<14} {:>13} {:>13} {:>13} {:>13} {:>13}\n", "process", "kernel coll.",
                "procfs coll.", "procfs/kernel", "kernel dump", "procfs dump");
     bool ok = true;
     for (const Case& c : {kCases[1], kCases[4], kCases[5]}) {
+        if (!selected(c, only)) continue;
         try {
             Workload w(c.workload, c.args);
             if (auto why = w.wait_ready(); !why.empty()) throw std::runtime_error(why);
@@ -178,7 +218,8 @@ bool run_collectors() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    const std::vector<std::string> only(argv + 1, argv + argc);
     become_subreaper();
     // 10,000 fds: the restorer inherits our limit (soft up to hard; no
     // CAP_SYS_RESOURCE to go beyond).
@@ -190,9 +231,10 @@ int main() {
     double bw = memcpy_mb_per_s();
     fmt::print(
         "memcpy {:.0f} MB/s (best of 5 x 256 MiB); times are medians of wall clock "
-        "around the crib CLI; CRIU 4.2 medians (ms) for reference\n\n",
+        "around the crib CLI; restores with pages.img out of (cold) and in (warm) the page "
+        "cache; CRIU 4.2 medians (ms) for reference\n\n",
         bw);
-    bool ok = run_cases(bw);
-    ok = run_collectors() && ok;
+    bool ok = run_cases(bw, only);
+    ok = run_collectors(only) && ok;
     return ok ? 0 : 1;
 }

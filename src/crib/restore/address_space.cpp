@@ -29,9 +29,19 @@ constexpr uint64_t kUserTop = 0x7ffffffff000;
 constexpr uint64_t kUserBottom = 0x10000;
 constexpr uint64_t kLeaderStack = 64 * 1024;
 constexpr uint64_t kThreadStack = 32 * 1024;
+constexpr uint64_t kHugePage = 2 << 20;  // a PMD's reach
+constexpr int kMadvCollapse = 25;        // MADV_COLLAPSE (Linux 6.1), not in glibc 2.36's headers
 
 uint64_t page_round(uint64_t n) {
     return (n + kPageSize - 1) & ~(kPageSize - 1);
+}
+
+// The first address from AT on that lies as far into a huge page as WANT
+// does: a mapping staged there keeps its huge-page alignment, so the
+// restorer's mremap moves whole page tables and huge pages instead of
+// splitting them into 4 KiB entries.
+uint64_t congruent_from(uint64_t at, uint64_t want) {
+    return at + ((want - at) & (kHugePage - 1));
 }
 
 bool is_special(image::VmaKind kind) {
@@ -75,8 +85,43 @@ std::optional<uint64_t> find_hole(std::vector<std::pair<uint64_t, uint64_t>> bus
     return std::nullopt;
 }
 
+// Anonymous private memory whose every page of a huge-page-aligned range
+// was saved is given a transparent huge page there: one fault instead of
+// 512 to fill it, no memory the process did not have, and one entry for the
+// restorer to move. MADV_COLLAPSE does it without marking the mapping
+// (MADV_HUGEPAGE would leave it VM_HUGEPAGE for good, so later faults and
+// khugepaged would inflate its sparse parts). It starts from a page present
+// in each range. Where it fails (no huge page free, THP disabled) the range
+// is filled in small pages like any other.
+void collapse_whole_huge_pages(const image::Vma& vma, uint64_t at) {
+    if (vma.kind == image::VmaKind::File || (vma.flags & (MAP_SHARED | MAP_GROWSDOWN)) ||
+        (at - vma.start) % kHugePage != 0)
+        return;
+    auto collapse = [&](uint64_t start, uint64_t end) {
+        uint64_t first = (start + kHugePage - 1) & ~(kHugePage - 1);
+        uint64_t last = end & ~(kHugePage - 1);
+        if (first >= last) return;
+        uint64_t staged = at + (first - vma.start);
+        for (uint64_t page = staged; page < staged + (last - first); page += kHugePage)
+            *reinterpret_cast<volatile char*>(page) = 0;
+        madvise(reinterpret_cast<void*>(staged), last - first, kMadvCollapse);
+    };
+    // Runs that follow each other without a gap count as one span: the dump
+    // may cut its runs anywhere.
+    uint64_t span_start = 0, span_end = 0;
+    for (const image::PageRun& run : vma.pages) {
+        if (run.address != span_end) {
+            collapse(span_start, span_end);
+            span_start = run.address;
+        }
+        span_end = run.address + run.length;
+    }
+    collapse(span_start, span_end);
+}
+
 // Maps one saved VMA at `at` (writable while it is filled) and fills it.
-Result<void> stage_vma(const image::Vma& vma, uint64_t at, const image::PagesReader* pages) {
+Result<void> stage_vma(const image::Vma& vma, uint64_t at, const image::PagesReader* pages,
+                       PagesFill fill) {
     uint64_t size = vma.end - vma.start;
     bool shared = vma.flags & MAP_SHARED;
     int flags = MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE) | (vma.flags & MAP_GROWSDOWN);
@@ -109,13 +154,14 @@ Result<void> stage_vma(const image::Vma& vma, uint64_t at, const image::PagesRea
             return make_error(errno, "mapping {:#x}-{:#x}: cannot stage anonymous memory: {}",
                               vma.start, vma.end, strerror(errno));
     }
+    collapse_whole_huge_pages(vma, at);
     for (const image::PageRun& run : vma.pages) {
         auto dest = reinterpret_cast<void*>(at + (run.address - vma.start));
         // Faulting the run in as one batch first is several times faster
         // than letting the copy fault page by page.
         madvise(dest, run.length, MADV_POPULATE_WRITE);
-        auto read = pages->read(run, dest);
-        if (!read) return std::move(read).error();
+        CRIB_TRY(fill == PagesFill::ReadDirect ? pages->read_direct(run, dest)
+                                               : pages->copy(run, dest));
     }
     return {};
 }
@@ -235,7 +281,7 @@ Result<HoleLayout> reserve_hole(const image::Process& process, const std::vector
     uint64_t staged_size = 0, vmas = 0, signals = process.task.shared_pending.size();
     for (const image::Vma& vma : process.vmas) {
         if (is_special(vma.kind)) continue;
-        staged_size += vma.end - vma.start;
+        staged_size += vma.end - vma.start + kHugePage;  // and room to align it
         vmas++;
     }
     for (const image::Thread& t : process.threads) signals += t.pending.size();
@@ -311,7 +357,7 @@ void describe_unmapping(crib_rst_args& args, Arena& arena, const HoleLayout& hol
 }
 
 Result<void> stage_vmas(crib_rst_args& args, Arena& arena, const image::Process& process,
-                        const HoleLayout& hole, const std::string& pages_dir) {
+                        const HoleLayout& hole, const std::string& pages_dir, PagesFill fill) {
     std::optional<image::PagesReader> pages;
     size_t count = std::count_if(process.vmas.begin(), process.vmas.end(),
                                  [](const image::Vma& v) { return !is_special(v.kind); });
@@ -319,9 +365,10 @@ Result<void> stage_vmas(crib_rst_args& args, Arena& arena, const image::Process&
     uint64_t at = hole.staged;
     for (const image::Vma& vma : process.vmas) {
         if (is_special(vma.kind)) continue;
+        at = congruent_from(at, vma.start);
         if (!vma.pages.empty() && !pages)
             pages.emplace(CRIB_TRY(image::PagesReader::open(pages_dir)));
-        CRIB_TRY(stage_vma(vma, at, pages ? &*pages : nullptr));
+        CRIB_TRY(stage_vma(vma, at, pages ? &*pages : nullptr, fill));
         vmas[args.nr_vmas++] = {at, vma.start, vma.end - vma.start, vma.prot, 0};
         at += vma.end - vma.start;
     }
@@ -415,7 +462,8 @@ void describe_mm(crib_rst_args& args, Arena& arena, const image::MmLayout& mm, i
 }  // namespace
 
 Result<StagedRestorer> stage_address_space(const image::Process& process,
-                                           const std::string& pages_dir, const StageFds& fds) {
+                                           const std::string& pages_dir, PagesFill fill,
+                                           const StageFds& fds) {
     auto own = CRIB_TRY(read_own_maps());
     auto specials = CRIB_TRY(match_special_mappings(process, own));
     HoleLayout hole = CRIB_TRY(reserve_hole(process, own, specials));
@@ -428,7 +476,7 @@ Result<StagedRestorer> stage_address_space(const image::Process& process,
     args->hole_end = hole.start + hole.size;
     args->close_fd = fds.close_fd;
     describe_unmapping(*args, arena, hole, specials);
-    CRIB_TRY(stage_vmas(*args, arena, process, hole, pages_dir));
+    CRIB_TRY(stage_vmas(*args, arena, process, hole, pages_dir, fill));
     describe_signals_and_timers(*args, arena, process);
     describe_threads(*args, arena, process, hole);
     args->creds = CRIB_TRY(creds_to_set(process.task.creds, arena));

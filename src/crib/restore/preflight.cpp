@@ -9,7 +9,6 @@
 #include <fstream>
 #include <thread>
 
-#include "crib/image/pages_reader.hpp"
 #include "crib/restore/address_space.hpp"
 
 namespace crib::restore {
@@ -67,27 +66,14 @@ Result<void> check_files(const image::Process& process) {
     return {};
 }
 
-Result<void> check_pages(const image::Process& process, const std::string& dir) {
+Result<std::optional<image::PagesReader>> check_pages(const image::Process& process,
+                                                      const std::string& dir) {
     bool any = std::any_of(process.vmas.begin(), process.vmas.end(),
                            [](const image::Vma& vma) { return !vma.pages.empty(); });
-    if (!any) return {};
+    if (!any) return std::optional<image::PagesReader>{};
     auto reader = CRIB_TRY(image::PagesReader::open(dir));
-    for (const image::Vma& vma : process.vmas) {
-        for (const image::PageRun& run : vma.pages) {
-            if (run.address < vma.start || run.address + run.length > vma.end ||
-                run.length % image::kPageSize || run.address % image::kPageSize)
-                return make_error(EBADMSG,
-                                  "pages.img: offset {}: run {:#x}+{:#x} lies outside its mapping "
-                                  "{:#x}-{:#x} or is not page aligned",
-                                  run.file_offset, run.address, run.length, vma.start, vma.end);
-            if (run.file_offset + run.length > reader.size())
-                return make_error(EBADMSG,
-                                  "pages.img: offset {}: truncated: the run for {:#x} needs {} "
-                                  "bytes, the file ends at {}",
-                                  run.file_offset, run.address, run.length, reader.size());
-        }
-    }
-    return {};
+    CRIB_TRY(reader.check_layout(process.vmas));
+    return std::optional<image::PagesReader>(std::move(reader));
 }
 
 Result<void> check_mapped_files(const image::Process& process, const LogSink& log) {
