@@ -43,12 +43,9 @@ constexpr std::pair<WriteMode, std::string_view> kModeNames[] = {
 Result<uint64_t> read_number(const std::string& file, std::string_view key = {}) {
     std::ifstream in(file);
     std::string word;
-    while (key.empty() || in >> word)
-        if (key.empty() || word == key) {
-            uint64_t value = 0;
-            if (in >> value) return value;
-            break;
-        }
+    while (!key.empty() && word != key && in >> word) continue;
+    uint64_t value = 0;
+    if (in >> value) return value;
     return make_error(ENOENT, "{}: no number{}{}", file, key.empty() ? "" : " after ", key);
 }
 

@@ -32,7 +32,6 @@ namespace {
 // writer threads store full buffers into pages.img, several at once so that
 // the device always has work queued. Runs are laid out in pages.img in the
 // order they are read, so each buffer is one contiguous stretch of the file.
-constexpr uint64_t kBufferBytes = kCopyBufferBytes;
 constexpr size_t kMaxIovecs = 1024;  // UIO_MAXIOV
 
 // How the work splits per write mode. Direct: a write only waits for the
@@ -220,9 +219,9 @@ Result<void> PageCopier::run(image::PagesWriter& writer, uint64_t total,
     // the system has them and populated up front: faulting in a fresh buffer
     // page by page costs a good part of what copying into it does.
     const Split split = split_for(writer.mode());
-    m_buffer_bytes = std::min(kBufferBytes, total);
+    m_buffer_bytes = std::min(kCopyBufferBytes, total);
     const uint64_t count =
-        std::min<uint64_t>(split.writers + 2, (total + kBufferBytes - 1) / kBufferBytes);
+        std::min<uint64_t>(split.writers + 2, (total + kCopyBufferBytes - 1) / kCopyBufferBytes);
     const size_t mapped = m_buffer_bytes * count;
     void* memory =
         mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
