@@ -185,12 +185,15 @@ Result<DumpReport> dump_process(pid_t pid, const DumpOptions& options) {
 
     // The image is complete: from here on the process's fate is all that is left.
     dir.keep();
+    phase = Clock::now();
     if (options.leave_running) {
         CRIB_TRY(freezer->thaw());
     } else {
-        CRIB_TRY(freezer->kill());
+        CRIB_TRY(freezer->kill(options.wait_for_exit ? proc::Freezer::KillWait::WaitUntilGone
+                                                     : proc::Freezer::KillWait::Return));
         report.killed = true;
     }
+    report.release_ms = ms_since(phase);
     report.total_ms = ms_since(start);
     return report;
 }

@@ -21,6 +21,10 @@ enum class Collector { Auto, Kernel, Procfs };
 struct DumpOptions {
     std::string dir;
     bool leave_running = false;
+    // After the kill, wait until the process is gone (its memory freed, its
+    // pid free again). A command that exits right after the dump need not:
+    // the dying process finishes on its own once crib, its tracer, exits.
+    bool wait_for_exit = true;
     Collector collector = Collector::Auto;
     runtime::Engine engine = runtime::Engine::Jit;
     // Called as memory is written: bytes done of the total.
@@ -35,8 +39,9 @@ struct DumpReport {
     size_t threads = 0, vmas = 0, files = 0, records = 0;
     uint64_t memory_bytes = 0, page_runs = 0;
     // Milliseconds per phase.
+    // release: killing the process and waiting for it to go, or thawing it.
     double freeze_ms = 0, collect_ms = 0, programs_ms = 0, memory_ms = 0, write_ms = 0,
-           total_ms = 0;
+           release_ms = 0, total_ms = 0;
     bool killed = false;
 };
 

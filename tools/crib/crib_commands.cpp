@@ -76,6 +76,8 @@ int run_dump(const Common& common, const DumpArgs& args) {
     dump::DumpOptions options;
     options.dir = args.dir;
     options.leave_running = args.leave_running;
+    // crib exits right after: the killed process finishes dying on its own.
+    options.wait_for_exit = false;
     options.log = print_warning;
     auto collector = parse_collector(args.collector);
     if (!collector) return report(common, collector.error());
@@ -108,6 +110,7 @@ int run_dump(const Common& common, const DumpArgs& args) {
                    {"programs", r.programs_ms},
                    {"memory", r.memory_ms},
                    {"write", r.write_ms},
+                   {"release", r.release_ms},
                    {"total", r.total_ms}}}};
         if (!r.collector_fallback.empty()) doc["collector_fallback"] = r.collector_fallback;
         print_json(doc);

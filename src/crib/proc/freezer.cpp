@@ -215,10 +215,11 @@ Result<void> Freezer::thaw() {
     return {};
 }
 
-Result<void> Freezer::kill() {
+Result<void> Freezer::kill(KillWait wait) {
     m_released = true;
     if (::kill(m_pid, SIGKILL) != 0)
         return make_error(errno, "SIGKILL to process {}: {}", m_pid, std::strerror(errno));
+    if (wait == KillWait::Return) return {};
     // Traced threads stay zombies until their tracer has seen them exit; the
     // leader goes last, it is released only once the other threads are gone.
     for (auto it = m_threads.rbegin(); it != m_threads.rend(); ++it) {

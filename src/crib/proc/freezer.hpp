@@ -49,10 +49,15 @@ public:
     // Detaches every thread: interrupted syscalls restart, pending signals
     // are delivered as they would have been, a stopped process stays stopped.
     Result<void> thaw();
-    // SIGKILLs the process while it is frozen and waits, as its tracer, until
-    // every thread has exited. If the caller is also the process's parent
-    // this reaps it; otherwise the parent still gets the exit status.
-    Result<void> kill();
+    // SIGKILLs the process while it is frozen. With WaitUntilGone, waits as
+    // its tracer until every thread has exited (the address space is torn
+    // down by then, which for gigabytes takes a while); if the caller is also
+    // the process's parent this reaps it, otherwise the parent still gets the
+    // exit status. With Return, the process is dying but its zombies stay
+    // attached to this thread until it waits for them or exits: for a
+    // command that exits right away.
+    enum class KillWait : uint8_t { WaitUntilGone, Return };
+    Result<void> kill(KillWait wait = KillWait::WaitUntilGone);
 
 private:
     explicit Freezer(pid_t pid) : m_pid(pid) {}
