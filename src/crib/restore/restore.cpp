@@ -207,6 +207,7 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
     auto ms_since = [](Clock::time_point t) {
         return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
     };
+    RestoreTimes times;
     auto started = Clock::now();
     CRIB_TRY(check_files(process));
     const std::optional<image::PagesReader> pages = CRIB_TRY(check_pages(process, dir_for_pages));
@@ -215,10 +216,11 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
     // the cache, twice: the child then checks the runs itself.
     const bool check_beside = pages && pages->cached_fraction() >= 0.5;
     const PagesFill fill = check_beside ? PagesFill::CopyCheckedBeside : PagesFill::ReadDirect;
+    times.pages_from_disk = pages && !check_beside;
     CRIB_TRY(check_special_mappings(process));
     CRIB_TRY(check_mapped_files(process, options.log));
     CRIB_TRY(wait_for_free_ids(process, options.pid_wait, options.log));
-    double checks_ms = ms_since(started);
+    times.checks_ms = ms_since(started);
     auto cloned = Clock::now();
 
     Pipe sync, status;
@@ -250,38 +252,41 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
         // place, each on a core of its own; the process is let go only once
         // they all match. Declared before the thread, which they outlive.
         Result<void> checked;
-        double checked_ms = 0;
         std::jthread checker;
         if (check_beside)
             checker = std::jthread([&](std::stop_token stop) {
                 auto start = Clock::now();
                 checked = pages->verify(process.vmas, stop);
-                checked_ms = ms_since(start);
+                times.checksums_ms = ms_since(start);
             });
         if (write(sync.write_end(), "g", 1) != 1)
             return make_error(errno, "cannot start the restoring child: {}", strerror(errno));
         Hole hole = CRIB_TRY(tracer->wait_for_restorer(status.read_end(), kBuildLimit));
-        double built_ms = ms_since(cloned);
+        times.build_ms = ms_since(cloned);
         if (checker.joinable()) checker.join();
         CRIB_TRY(std::move(checked));
-        if (options.log)
-            options.log(LogLevel::Debug,
-                        fmt::format("pid {}: checks and pid wait {:.1f} ms, files and memory "
-                                    "{:.1f} ms ({})",
-                                    pid, checks_ms, built_ms,
-                                    check_beside ? fmt::format("pages copied from the page cache, "
-                                                               "checksums beside in {:.1f} ms",
-                                                               checked_ms)
-                                                 : "pages read from the disk and checked"));
-        return tracer->finish(process, hole);
+        auto finishing = Clock::now();
+        CRIB_TRY(tracer->finish(process, hole));
+        times.finish_ms = ms_since(finishing);
+        return {};
     };
     if (auto done = finish(); !done) {
         tracer->kill_and_reap();
         return std::move(done).error();
     }
+    times.total_ms = ms_since(started);
     if (options.log)
-        options.log(LogLevel::Info, fmt::format("restored pid {} with {} thread(s) in {:.1f} ms",
-                                                pid, process.threads.size(), ms_since(started)));
+        options.log(
+            LogLevel::Info,
+            fmt::format("restored pid {} with {} thread(s) in {:.1f} ms: checks {:.1f}, "
+                        "files and memory {:.1f} (pages {}), finish {:.1f}",
+                        pid, process.threads.size(), times.total_ms, times.checks_ms,
+                        times.build_ms,
+                        times.pages_from_disk
+                            ? std::string("read from the disk and checked")
+                            : fmt::format("copied, checksums beside in {:.1f}", times.checksums_ms),
+                        times.finish_ms));
+    if (options.times) *options.times = times;
     return pid;
 }
 

@@ -231,9 +231,11 @@ protected:
         return process;
     }
 
-    Result<pid_t> restore(const image::Process& process, std::chrono::milliseconds wait = {}) {
+    Result<pid_t> restore(const image::Process& process, std::chrono::milliseconds wait = {},
+                          RestoreTimes* times = nullptr) {
         RestoreOptions options;
         options.pid_wait = wait;
+        options.times = times;
         auto pid = restore_process(image::Image{process, {}}, m_dir.string(), options);
         if (pid) m_children.push_back(*pid);
         return pid;
@@ -614,9 +616,13 @@ TEST_F(RestoreTest, SparseMemoryComesBackByteForByteWithHugePagesOnlyWhereWhole)
     for (bool cached : {true, false}) {
         SCOPED_TRACE(cached ? "pages.img in the page cache" : "pages.img on the disk only");
         set_page_cache(m_dir / "pages.img", cached);
-        auto restored = restore(saved);
+        RestoreTimes times;
+        auto restored = restore(saved, {}, &times);
         ASSERT_TRUE(restored) << restored.error().message();
         EXPECT_GT(ask(pid).counters[0], 0u);
+        EXPECT_EQ(times.pages_from_disk, !cached);
+        EXPECT_EQ(times.checksums_ms > 0, cached);
+        EXPECT_GE(times.total_ms, times.checks_ms + times.build_ms + times.finish_ms);
 
         std::vector<bool> present = pages_present(pid, start, size);
         uint64_t wrong_presence = 0;
