@@ -184,9 +184,11 @@ struct Iterator {
         set.push_back(
             {fmt::format("bpf_iter_{}_new", name), &create, progs::kKfIterNew, create_proto});
 
+        // _next hands out a read-only struct crib_<record> the verifier
+        // types from crib's BTF.
         progs::KfuncProto next_proto = proto;
-        next_proto.ret = {RetKind::PtrToMem, progs::kRetMaybeNull};
-        next_proto.ret_size = CRIB_TRY(struct_size(types, Items::kRecord));
+        CRIB_TRY(progs::set_ret_struct(next_proto, types, Items::kRecord));
+        next_proto.ret.flags = progs::kRetMaybeNull;
         if (next_proto.ret_size != sizeof(typename Items::Record))
             return make_error(EINVAL, "struct {} is {} bytes in crib's types BTF but {} in crib",
                               Items::kRecord, next_proto.ret_size, sizeof(typename Items::Record));
