@@ -18,7 +18,8 @@ namespace crib::proc {
 
 // The copy pipeline's shape, for benchmarks that measure the system's limits
 // the way dump_memory meets them: process_vm_readv and pages.img writes go
-// kCopyBufferBytes at a time, with writer_threads(mode) writes in flight.
+// kCopyBufferBytes at a time, with writer_threads(mode) writes in flight
+// (mode Direct or Cached, as MemoryStats::write_mode reports it).
 inline constexpr uint64_t kCopyBufferBytes = 4 << 20;
 int writer_threads(image::WriteMode mode);
 
@@ -37,8 +38,9 @@ struct MemoryStats {
     uint64_t bytes = 0;         // page bytes saved
     uint64_t runs = 0;          // PageRuns made
     uint64_t forced_bytes = 0;  // of which read through /proc/PID/mem (Vmas without PROT_READ)
-    image::WriteMode write_mode = image::WriteMode::Direct;  // as used: Auto resolved
-    double seconds = 0;                                      // the whole dump
+    // As used: Direct or Cached, Auto resolved.
+    image::WriteMode write_mode = image::WriteMode::Direct;
+    double seconds = 0;       // the whole dump
     double scan_seconds = 0;  // choosing the pages (PAGEMAP_SCAN, SEEK_DATA)
     double read_seconds = 0;  // copying out of the process (the calling thread's busy time)
     double wait_seconds = 0;  // the calling thread waiting for a buffer the writers still hold
