@@ -173,9 +173,11 @@ Result<DumpReport> dump_process(pid_t pid, const DumpOptions& options) {
     phase = Clock::now();
     proc::MemoryOptions memory_options;
     memory_options.progress = options.progress;
+    memory_options.write_mode = options.write_mode;
     auto memory = CRIB_TRY(proc::dump_memory(pid, process.vmas, dir.path(), memory_options));
     report.memory_bytes = memory.bytes;
     report.page_runs = memory.runs;
+    report.write_mode = memory.write_mode;
     info.page_bytes = memory.bytes;
     report.memory_ms = ms_since(phase);
 

@@ -12,6 +12,7 @@
 
 #include "base/log.hpp"
 #include "base/result.hpp"
+#include "crib/image/pages_writer.hpp"
 #include "runtime/runtime.hpp"
 
 namespace crib::dump {
@@ -27,6 +28,7 @@ struct DumpOptions {
     bool wait_for_exit = true;
     Collector collector = Collector::Auto;
     runtime::Engine engine = runtime::Engine::Jit;
+    image::WriteMode write_mode = image::WriteMode::Auto;
     // Called as memory is written: bytes done of the total.
     std::function<void(uint64_t done, uint64_t total)> progress;
     LogSink log;
@@ -38,6 +40,7 @@ struct DumpReport {
     std::string collector_fallback;  // why Auto did not use the kernel collector
     size_t threads = 0, vmas = 0, files = 0, records = 0;
     uint64_t memory_bytes = 0, page_runs = 0;
+    image::WriteMode write_mode = image::WriteMode::Auto;  // as used: Auto resolved
     // Milliseconds per phase.
     // release: killing the process and waiting for it to go, or thawing it.
     double freeze_ms = 0, collect_ms = 0, programs_ms = 0, memory_ms = 0, write_ms = 0,

@@ -93,6 +93,30 @@ TEST_F(ImageCli, ShowJsonDescribesTheDumpedProcess) {
     EXPECT_EQ(w.check(), "ok");
 }
 
+// --write-mode picks how pages.img is written; the report says which mode
+// ran (auto resolved), and a mode crib does not know is refused up front.
+TEST_F(ImageCli, WriteModeIsChosenAndReported) {
+    Workload w("idle");
+    ASSERT_EQ(w.wait_ready(), "");
+    for (const char* mode : {"direct", "cached"}) {
+        TempDir image("crib-img");
+        CribRun run = run_crib({"dump", "-t", std::to_string(w.pid()), "-D", image.path(),
+                                "--leave-running", "--json", "--write-mode", mode});
+        ASSERT_TRUE(run.exit.ok()) << run.exit.describe() << "\n" << run.text();
+        EXPECT_EQ(parse(run).value("write_mode", ""), mode);
+        CribRun check = run_crib({"show", image.path(), "--check"});
+        EXPECT_TRUE(check.exit.ok()) << mode << ": " << check.text();
+    }
+    TempDir image("crib-img");
+    json report = dump_json(w, image.path(), "auto");
+    EXPECT_NE(report.value("write_mode", "auto"), "auto") << report.dump(2);
+
+    CribRun bad = run_crib({"dump", "-t", std::to_string(w.pid()), "-D",
+                            (image.path() / "bad").string(), "--write-mode", "sideways"});
+    EXPECT_FALSE(bad.exit.ok());
+    EXPECT_NE(bad.err.find("unknown write mode 'sideways'"), std::string::npos) << bad.text();
+}
+
 // What two dumps of the same idle process may differ in: which collector,
 // when, where page contents sit in pages.img, and the contents themselves
 // (the kernel rewrites rseq's cpu_id in user memory when a resumed thread

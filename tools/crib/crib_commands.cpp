@@ -9,6 +9,7 @@
 #include "crib/dump.hpp"
 #include "crib/image/image.hpp"
 #include "crib/image/pages_reader.hpp"
+#include "crib/image/pages_writer.hpp"
 #include "crib/image/render.hpp"
 #include "crib/restore/restore.hpp"
 
@@ -21,6 +22,7 @@ struct DumpArgs {
     bool leave_running = false;
     std::string collector = "auto";
     std::string engine = "jit";
+    std::string write_mode = "auto";
 };
 
 struct RestoreArgs {
@@ -85,6 +87,11 @@ int run_dump(const Common& common, const DumpArgs& args) {
     auto engine = parse_engine(args.engine);
     if (!engine) return report(common, engine.error());
     options.engine = *engine;
+    auto write_mode = image::write_mode_from_name(args.write_mode);
+    if (!write_mode)
+        return report(common, make_error(EINVAL, "unknown write mode '{}' (auto, direct or cached)",
+                                         args.write_mode));
+    options.write_mode = *write_mode;
 
     auto result = [&] {
         ProgressLine progress(!common.json);
@@ -103,6 +110,7 @@ int run_dump(const Common& common, const DumpArgs& args) {
                  {"records", r.records},
                  {"memory_bytes", r.memory_bytes},
                  {"page_runs", r.page_runs},
+                 {"write_mode", image::write_mode_name(r.write_mode)},
                  {"killed", r.killed},
                  {"ms",
                   {{"freeze", r.freeze_ms},
@@ -180,6 +188,9 @@ void add_crib_commands(CLI::App& app, Common& common) {
                          "auto (kernel when BPF is permitted), kernel or procfs");
     dump_cmd->add_option("--engine", dump_args->engine,
                          "Engine for the dump programs: jit, interp");
+    dump_cmd->add_option("--write-mode", dump_args->write_mode,
+                         "How pages.img is written: auto (through the page cache while it has "
+                         "room), direct (O_DIRECT) or cached");
     dump_cmd->add_flag("--json", common.json, "Print JSON");
     dump_cmd->callback([&common, dump_args] { common.status = run_dump(common, *dump_args); });
 
