@@ -55,8 +55,8 @@ Scalar loaded_scalar(int size, bool sign_extend) {
     return Scalar::srange(-half, half - 1);
 }
 
-Result<Scalar> btf_struct_access(const btf::Btf& types, btf::TypeId id, int64_t off, int size,
-                                 bool write, bool sign_extend) {
+Result<BtfAccess> btf_struct_access(const btf::Btf& types, btf::TypeId id, int64_t off, int size,
+                                    bool write, bool sign_extend) {
     const btf::TypeId outer_id = types.skip_modifiers(id);
     const std::string outer = std::string(types.name(outer_id));
     const int64_t outer_off = off;
@@ -71,8 +71,8 @@ Result<Scalar> btf_struct_access(const btf::Btf& types, btf::TypeId id, int64_t 
         // Nested structs are entered only at a member holding the access
         // start; an access running out of one is named by its member below.
         if (depth == 0 && (off < 0 || off + size > struct_size))
-            return make_error(EACCES, "access beyond struct {} at off {} size {}", outer,
-                              outer_off, size);
+            return make_error(EACCES, "access beyond struct {} at off {} size {}", outer, outer_off,
+                              size);
 
         // The member holding the whole access; else the first one the
         // access starts in, to say which it runs out of.
@@ -147,8 +147,8 @@ Result<Scalar> btf_struct_access(const btf::Btf& types, btf::TypeId id, int64_t 
                               outer);
         if (!write && !sign_extend && m.bitfield_size == 0 && member_kind == btf::Kind::Int &&
             inner == 0 && span.end - span.start == size)
-            if (auto bound = int_bound(types, type, size)) return *bound;
-        return loaded_scalar(size, sign_extend);
+            if (auto bound = int_bound(types, type, size)) return BtfAccess{*bound, name};
+        return BtfAccess{loaded_scalar(size, sign_extend), name};
     }
     return make_error(EACCES, "struct {} nests deeper than {} levels", outer, kMaxDepth);
 }
@@ -164,13 +164,20 @@ Result<Scalar> check_btf_access(const RegState& reg, int regno, int32_t off, int
     if (!reg.value.is_const() || reg.value.const_value() != 0)
         return make_error(EACCES, "R{} is ptr_{} invalid variable offset: off={}, var_off={}",
                           regno, tname, reg.off, reg.value.var.to_string());
-    if (write && reg.read_only)
+    if (write && reg.read_only) {
+        // The member it would write, for the message (or why there is none).
+        BtfAccess target =
+            CRIB_TRY(btf_struct_access(*reg.btf, reg.btf_id, at, size, false, false));
         return make_error(EACCES,
-                          "only read is supported: R{} is {}, write at off {} size {} of struct {}",
-                          regno, type_name(reg), at, size, tname);
+                          "only read is supported: R{} is {}, write to member {} of struct {} at "
+                          "off {} size {}",
+                          regno, type_name(reg), target.member, tname, at, size);
+    }
     if (write && stored && stored->is_pointer())
         return make_error(EACCES, "R{} leaks addr into ptr_{}", regno, tname);
-    return btf_struct_access(*reg.btf, reg.btf_id, at, size, write, sign_extend);
+    BtfAccess access =
+        CRIB_TRY(btf_struct_access(*reg.btf, reg.btf_id, at, size, write, sign_extend));
+    return access.value;
 }
 
 Result<void> check_btf_range(const RegState& reg, int regno, uint64_t size, bool write) {

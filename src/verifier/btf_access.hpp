@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "base/result.hpp"
 #include "btf/btf.hpp"
@@ -35,11 +36,18 @@ namespace crib::verifier {
 // The value an N-byte load gives: zero-extended, or sign-extended (BPF_MEMSX).
 Scalar loaded_scalar(int size, bool sign_extend);
 
-// `size` bytes at byte `off` of struct `id`: the value a load gives (a
-// store needs the same checks, and its result is unused). EACCES naming
-// the struct and member otherwise.
-Result<Scalar> btf_struct_access(const btf::Btf& types, btf::TypeId id, int64_t off, int size,
-                                 bool write, bool sign_extend);
+// What an access inside a struct reaches: the value a load gives (a store
+// needs the same checks and ignores it) and the member, as a path
+// ("items[1].value").
+struct BtfAccess {
+    Scalar value;
+    std::string member;
+};
+
+// `size` bytes at byte `off` of struct `id`; EACCES naming the struct and
+// member when the rules above refuse it.
+Result<BtfAccess> btf_struct_access(const btf::Btf& types, btf::TypeId id, int64_t off, int size,
+                                    bool write, bool sign_extend);
 
 // A load or store of `size` bytes at reg+off, reg being register `regno`, a
 // non-NULL BtfId; `stored` is what a store writes. Checks in the kernel's

@@ -38,6 +38,21 @@ const Load kLoads[] = {
     {"lo:4/hi:12 storage unit", 92, 2, false, 0, 0xffff},
 };
 
+// The member an access reaches, named by its path from the outer struct.
+TEST(BtfStructAccess, NamesTheMemberReached) {
+    auto types = test::test_types_btf();
+    auto rich = *types->find("test_rich", btf::Kind::Struct);
+    const std::pair<int64_t, const char*> kMembers[] = {
+        {0, "u8"},    {17, "u64"}, {27, "bytes"}, {40, "inner.square"}, {64, "items[1].value"},
+        {80, "next"}, {93, "lo"},
+    };
+    for (auto [off, member] : kMembers) {
+        auto access = btf_struct_access(*types, rich, off, 1, false, false);
+        ASSERT_TRUE(access.ok()) << access.error().to_string();
+        EXPECT_EQ(access->member, member) << "off " << off;
+    }
+}
+
 TEST(BtfStructAccess, LoadsAreBoundedByMemberAndSize) {
     auto types = test::test_types_btf();
     auto rich = types->find("test_rich", btf::Kind::Struct);
@@ -46,8 +61,8 @@ TEST(BtfStructAccess, LoadsAreBoundedByMemberAndSize) {
         SCOPED_TRACE(load.what);
         auto value = btf_struct_access(*types, *rich, load.off, load.size, false, load.sign_extend);
         ASSERT_TRUE(value.ok()) << value.error().to_string();
-        EXPECT_EQ(value->smin, load.smin);
-        EXPECT_EQ(value->smax, load.smax);
+        EXPECT_EQ(value->value.smin, load.smin);
+        EXPECT_EQ(value->value.smax, load.smax);
     }
 }
 
@@ -57,7 +72,7 @@ TEST(BtfStructAccess, PointerAndU64MembersAreFullScalars) {
     for (int64_t off : {16, 80}) {
         auto value = btf_struct_access(*types, rich, off, 8, false, false);
         ASSERT_TRUE(value.ok()) << value.error().to_string();
-        EXPECT_EQ(*value, Scalar::unknown()) << "off " << off;
+        EXPECT_EQ(value->value, Scalar::unknown()) << "off " << off;
     }
 }
 
