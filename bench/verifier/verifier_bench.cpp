@@ -61,6 +61,12 @@ struct Row {
     uint32_t kernel_insns = 0;
 };
 
+// CRIB_BENCH_ONLY=text: only the rows whose name contains it.
+bool wanted(const std::string& name) {
+    const char* only = getenv("CRIB_BENCH_ONLY");
+    return !only || name.find(only) != std::string::npos;
+}
+
 void print(const Row& row) {
     printf("%-44s %6zu %12s %9lu %12s %9u\n", row.name.c_str(), row.insns, row.crib.c_str(),
            static_cast<unsigned long>(row.crib_insns), row.kernel.c_str(), row.kernel_insns);
@@ -139,9 +145,9 @@ void shipped() {
                               def.max_entries, def.map_flags, def.name}});
         for (const object::Program& program : object->programs) {
             const progs::ProgTypeInfo* type = progs::prog_type_for_section(program.section);
-            if (!type) continue;
-            auto row = crib_row(entry.path().filename().string() + "/" + program.name,
-                                program.insns, *type, maps, &program);
+            const std::string name = entry.path().filename().string() + "/" + program.name;
+            if (!type || !wanted(name)) continue;
+            auto row = crib_row(name, program.insns, *type, maps, &program);
             kernel_object_column(*row, path, program.name);
             print(*row);
         }
@@ -247,6 +253,7 @@ fuzz::GeneratedProgram large_program(uint64_t seed, int blocks) {
 void generated() {
     const progs::ProgTypeInfo& type = *progs::prog_type(progs::ProgType::Syscall);
     for (int blocks : {100, 250, 500}) {
+        if (!wanted("generated " + std::to_string(blocks) + " blocks")) continue;
         fuzz::GeneratedProgram program = large_program(static_cast<uint64_t>(blocks), blocks);
         std::vector<verifier::MapInfo> maps;
         for (const maps::MapSpec& spec : program.maps) maps.push_back(verifier::MapInfo{spec});

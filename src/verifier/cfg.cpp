@@ -1,7 +1,7 @@
 // The shape of the code, checked before any path is walked (the kernel's
-// check_subprogs and check_cfg), and a static backward analysis saying
-// which registers can still matter at each insn, so pruning can ignore the
-// rest (a stand-in for the kernel's liveness and precision marks).
+// check_subprogs and check_cfg), and a static backward liveness analysis:
+// registers not read before written at an insn do not matter to pruning
+// there (what the values of the live ones matter to: precision.cpp).
 #include <algorithm>
 
 #include "verifier/checker.hpp"
@@ -144,66 +144,52 @@ void Checker::compute_liveness() {
     const auto& code = m_in.insns;
     const size_t n = code.size();
     m_live.assign(n, 0);
-    m_relevant.assign(n, 0);
     bool changed = true;
     while (changed) {
         changed = false;
         for (size_t i = n; i-- > 0;) {
             const isa::Insn& insn = code[i];
             const isa::OpInfo& row = insn.info();
-            RegMask live = 0, rel = 0;
+            RegMask live = 0;
             auto succ = [&](int64_t s) {
-                if (s >= 0 && static_cast<size_t>(s) < n) {
-                    live |= m_live[s];
-                    rel |= m_relevant[s];
-                }
+                if (s >= 0 && static_cast<size_t>(s) < n) live |= m_live[s];
             };
             const RegMask dst = bit(insn.dst), src = bit(insn.src);
             switch (row.kind) {
                 case isa::Kind::Exit:
-                    live = rel = bit(0);
+                    live = bit(0);
                     break;
                 case isa::Kind::Jump:
                     succ(target_of(insn, static_cast<uint32_t>(i)));
                     if (row.operation != isa::Operation::Ja) {
                         succ(static_cast<int64_t>(i) + 1);
-                        RegMask used = dst | (row.source_is_reg() ? src : 0);
-                        live |= used;
-                        rel |= used;
+                        live |= dst | (row.source_is_reg() ? src : 0);
                     }
                     break;
-                case isa::Kind::Call: {
+                case isa::Kind::Call:
                     succ(static_cast<int64_t>(i) + 1);
-                    RegMask args = call_args(static_cast<uint32_t>(i));
-                    live = static_cast<RegMask>((live & ~kCallDefs) | args);
-                    rel = static_cast<RegMask>((rel & ~kCallDefs) | args);
-                    if (row.operation == isa::Operation::Indirect) live |= dst, rel |= dst;
+                    live = static_cast<RegMask>((live & ~kCallDefs) |
+                                                call_args(static_cast<uint32_t>(i)));
+                    if (row.operation == isa::Operation::Indirect) live |= dst;
                     break;
-                }
                 case isa::Kind::Lddw:
                     succ(static_cast<int64_t>(i) + 2);
                     live &= static_cast<RegMask>(~dst);
-                    rel &= static_cast<RegMask>(~dst);
                     break;
                 case isa::Kind::LddwTail:
                     break;
                 case isa::Kind::Load:
                     succ(static_cast<int64_t>(i) + 1);
                     live = static_cast<RegMask>((live & ~dst) | src);
-                    rel = static_cast<RegMask>((rel & ~dst) | src);
                     break;
-                case isa::Kind::Store: {
+                case isa::Kind::Store:
                     succ(static_cast<int64_t>(i) + 1);
-                    RegMask used = dst | (row.operation == isa::Operation::StoreReg ? src : 0);
-                    live |= used;
-                    rel |= used;
+                    live |= dst | (row.operation == isa::Operation::StoreReg ? src : 0);
                     break;
-                }
                 case isa::Kind::Atomic:
                     succ(static_cast<int64_t>(i) + 1);
                     live |= dst | src;
-                    rel |= dst | src;
-                    if (row.operation == isa::Operation::Cmpxchg) live |= bit(0), rel |= bit(0);
+                    if (row.operation == isa::Operation::Cmpxchg) live |= bit(0);
                     break;
                 case isa::Kind::Endian:
                     succ(static_cast<int64_t>(i) + 1);
@@ -213,30 +199,17 @@ void Checker::compute_liveness() {
                     succ(static_cast<int64_t>(i) + 1);
                     bool mov = row.operation == isa::Operation::Mov ||
                                row.operation == isa::Operation::Movsx;
-                    bool dst_rel = rel & dst;
-                    if (mov) {
+                    if (mov)
                         live &= static_cast<RegMask>(~dst);
-                        rel &= static_cast<RegMask>(~dst);
-                    } else {
+                    else
                         live |= dst;
-                    }
-                    if (row.source_is_reg()) {
-                        live |= src;
-                        // Pointer arithmetic makes both sides' values matter
-                        // whatever happens to the result.
-                        bool arith = row.operation == isa::Operation::Add ||
-                                     row.operation == isa::Operation::Sub;
-                        if (dst_rel || arith) rel |= src;
-                        if (arith) rel |= dst;
-                    }
+                    if (row.source_is_reg()) live |= src;
                     break;
                 }
             }
             live &= 0x3ff;  // r10 is never a question
-            rel &= 0x3ff;
-            if (live != m_live[i] || rel != m_relevant[i]) {
+            if (live != m_live[i]) {
                 m_live[i] = live;
-                m_relevant[i] = rel;
                 changed = true;
             }
         }

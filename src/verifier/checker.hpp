@@ -5,6 +5,7 @@
 // the access and call rules; log.cpp words messages.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +20,33 @@ namespace crib::verifier {
 
 using RegMask = uint16_t;
 
+// The registers and stack slots of one frame whose exact value some check
+// on a path below relied on (the kernel's precise marks). Other scalars
+// are imprecise: pruning lets any scalar stand for them.
+struct FramePrecision {
+    RegMask regs = 0;
+    uint64_t slots = 0;  // bit i: the 8-byte slot at r10 - kStackSize + 8 * i
+    bool covers(const FramePrecision& o) const {
+        return (regs & o.regs) == o.regs && (slots & o.slots) == o.slots;
+    }
+};
+using Precision = std::array<FramePrecision, kMaxCallFrames>;
+
+// One insn a path ran, remembered so that precision can be carried back
+// over it (the kernel's jump history, kept for every insn): the frame that
+// ran it and, for a load, store or atomic through a stack pointer, the
+// frame and slots [first, last] it may touch (all a variable offset may
+// reach).
+struct Step {
+    static constexpr uint8_t kStack = 1;     // touches the stack slots below
+    static constexpr uint8_t kExact = 2;     // at a constant offset
+    static constexpr uint8_t kCallback = 4;  // ran in a callback's frame
+    uint32_t pc;
+    uint8_t frame;
+    uint8_t flags = 0;
+    uint8_t stack_frame = 0, first = 0, last = 0;
+};
+
 struct Path {
     State state;
     uint32_t pc = 0;
@@ -26,6 +54,7 @@ struct Path {
     // Times this path came back to a helper for another callback run: a
     // repeated state across such a return is a fixed point, not a loop.
     uint32_t reentries = 0;
+    std::vector<Step> trail;  // insns run since the parent node
 };
 
 struct Node {
@@ -35,6 +64,8 @@ struct Node {
     uint32_t branches = 0;  // paths still running below this node
     uint32_t reentries = 0;
     uint32_t hits = 0, misses = 0;  // prunes it made, comparisons it failed
+    std::vector<Step> trail;        // insns run from the parent to this one
+    Precision precise{};
 };
 
 // How a memory access touches its target.
@@ -53,14 +84,32 @@ public:
 
     // --- explore.cpp
     void push(Path path);
-    // Subsumption of `cur` by an explored `old` at pc; `exact` for loop detection.
-    bool subsumes(const State& old, const State& cur, uint32_t pc, bool exact) const;
+    // Subsumption of `cur` by an explored `old` at pc; `exact` for loop
+    // detection. Imprecise scalars of `old` (per `precise`) match any
+    // scalar; null treats every scalar as precise.
+    bool subsumes(const State& old, const State& cur, uint32_t pc, bool exact,
+                  const Precision* precise) const;
     // At an iterator's _next: the nearest explored state up this path's
     // ancestry at the same insn with the same live iterator instance.
     const Node* iter_loop_head(const Path& path) const;
     // Loosen `cur` towards `old` so that a loop reaching this insn again
     // with a value that keeps growing converges (interval widening).
     void widen(const State& old, State& cur) const;
+
+    // --- precision.cpp
+    // A check at path.pc relied on the values of `regs` (top frame) before
+    // the insn: they and whatever they were computed from up the path
+    // become precise.
+    void mark_precise(Path& path, RegMask regs);
+    // The path is pruned against an explored state whose continuation
+    // relied on `precise`: the path's ancestors rely on the same values.
+    void backtrack(Path& path, const Precision& precise);
+    // At an exit: r0 becomes precise if the exit rules look at its value.
+    void mark_return_precise(Path& path);
+    // Every register and slot, for a prune that compared all scalars.
+    static Precision all_precise();
+    // Appends the insn at path.pc, about to run, to the path's trail.
+    void note_step(Path& path);
 
     // --- transfer.cpp: one instruction; false ends the path.
     Result<bool> step(Path& path);
@@ -130,7 +179,6 @@ public:
     std::vector<uint32_t> m_subprogs;  // first insn of each function, sorted
     std::vector<bool> m_prune_point;
     std::vector<RegMask> m_live;               // registers read before written, per insn
-    std::vector<RegMask> m_relevant;           // registers whose value a check may depend on
     std::vector<std::vector<int>> m_explored;  // nodes per insn
     std::vector<Node> m_nodes;
     std::vector<Path> m_stack;  // pending paths (DFS)

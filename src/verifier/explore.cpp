@@ -4,6 +4,7 @@
 // and which subsumes the new one ends the new path. A state still being
 // explored that equals the new one means the code can loop forever.
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <unordered_map>
 
@@ -14,8 +15,12 @@ namespace crib::verifier {
 Checker::Checker(const VerifyInput& input, const VerifyOptions& options)
     : m_in(input), m_opt(options) {}
 
-// Misses a state may take before it can be dropped from its insn's list.
-constexpr uint32_t kKeepStates = 8;
+// Misses a state may take (plus hits times as many) before it is dropped
+// from its insn's list: few for one still being explored, which past loop
+// iterations keep missing, more for an explored one, which later paths
+// may still meet (the kernel's miss_cnt heuristic, tuned on the bench).
+constexpr uint32_t kTriesExploring = 3, kLoopAllowance = 8;
+constexpr uint32_t kTriesExplored = 16;
 
 void Checker::push(Path path) {
     if (path.parent >= 0) m_nodes[path.parent].branches++;
@@ -51,7 +56,7 @@ private:
     Pairs m_forward, m_backward;
 };
 
-bool reg_subsumes(const RegState& old, const RegState& cur, bool relevant, bool exact, IdMap& ids) {
+bool reg_subsumes(const RegState& old, const RegState& cur, bool precise, bool exact, IdMap& ids) {
     if (exact) {
         if (old.type != cur.type) return false;
     } else if (old.type == RegType::NotInit) {
@@ -63,7 +68,7 @@ bool reg_subsumes(const RegState& old, const RegState& cur, bool relevant, bool 
             return true;
         case RegType::Scalar:
             if (exact) return old.value == cur.value;
-            return !relevant || old.value.includes(cur.value);
+            return !precise || old.value.includes(cur.value);
         default:
             break;
     }
@@ -76,7 +81,8 @@ bool reg_subsumes(const RegState& old, const RegState& cur, bool relevant, bool 
 
 }  // namespace
 
-bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exact) const {
+bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exact,
+                       const Precision* precise) const {
     if (old.frames.size() != cur.frames.size() || old.refs.size() != cur.refs.size()) return false;
     IdMap ids;
     for (size_t f = 0; f < old.frames.size(); ++f) {
@@ -88,8 +94,8 @@ bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exa
         for (int r = 0; r < isa::kFramePointer; ++r) {
             bool live = !top || (m_live[pc] >> r & 1);
             if (!live) continue;
-            bool relevant = !top || (m_relevant[pc] >> r & 1);
-            if (!reg_subsumes(a.regs[r], b.regs[r], relevant, exact, ids)) return false;
+            bool reg_precise = !precise || ((*precise)[f].regs >> r & 1);
+            if (!reg_subsumes(a.regs[r], b.regs[r], reg_precise, exact, ids)) return false;
         }
     }
     for (size_t f = 0; f < old.frames.size(); ++f) {
@@ -99,8 +105,26 @@ bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exa
         int first =
             isa::kStackSize - static_cast<int>(std::min<uint32_t>(
                                   exact ? std::max(a.depth, b.depth) : a.depth, isa::kStackSize));
+        const uint64_t slots = precise ? (*precise)[f].slots : ~uint64_t{0};
         for (int i = first & ~7; i < isa::kStackSize; ++i) {
+            // Most slots hold the same plain bytes in both: equal, whatever the rules.
+            if (i % 8 == 0) {
+                const StackByte* x8 = &a.bytes[i];
+                if (std::memcmp(x8, &b.bytes[i], 8) == 0 &&
+                    std::none_of(x8, x8 + 8, [](StackByte v) {
+                        return v == StackByte::Spill || v == StackByte::Iter;
+                    })) {
+                    i += 7;
+                    continue;
+                }
+            }
             StackByte x = a.bytes[i], y = b.bytes[i];
+            const bool slot_precise = slots >> (i / 8) & 1;
+            // Bytes holding a scalar no check relied on stand for any scalar bytes.
+            if (!exact && !slot_precise &&
+                (x == StackByte::Zero ||
+                 (x == StackByte::Spill && a.spills[i / 8].type == RegType::Scalar)))
+                x = StackByte::Misc;
             if (x == StackByte::Iter || y == StackByte::Iter) {
                 if (x != y) return false;
                 const IterSlot &p = a.iters[i / 8], &q = b.iters[i / 8];
@@ -125,7 +149,7 @@ bool Checker::subsumes(const State& old, const State& cur, uint32_t pc, bool exa
             }
             if (x != y) return false;
             if (x == StackByte::Spill && i % 8 == 0 &&
-                !reg_subsumes(a.spills[i / 8], b.spills[i / 8], true, exact, ids))
+                !reg_subsumes(a.spills[i / 8], b.spills[i / 8], slot_precise, exact, ids))
                 return false;
         }
     }
@@ -203,34 +227,42 @@ Result<VerifyResult> Checker::run() {
                 // An iterator loop back at its _next with a state the loop's
                 // earlier visit covers repeats what is being explored there.
                 const Node* loop_head = is_iter_next(pc) ? iter_loop_head(path) : nullptr;
-                if (loop_head && subsumes(loop_head->state, path.state, pc, false)) {
+                // The loop head is still being explored, its marks are not
+                // final: compare every scalar, and the path relies on all.
+                if (loop_head && subsumes(loop_head->state, path.state, pc, false, nullptr)) {
+                    backtrack(path, all_precise());
                     if (m_opt.log_all) log_line(fmt::format("{}: safe (iterator loop)", pc));
                     break;
                 }
                 if (loop_head) widen(loop_head->state, path.state);
                 for (size_t k = 0; k < explored.size(); ++k) {
                     Node& node = m_nodes[explored[k]];
-                    if (node.branches == 0 && subsumes(node.state, path.state, pc, false)) {
+                    if (node.branches == 0 &&
+                        subsumes(node.state, path.state, pc, false, &node.precise)) {
                         node.hits++;
+                        backtrack(path, node.precise);
                         pruned = true;
                         break;
                     }
-                    if (node.branches > 0 && subsumes(node.state, path.state, pc, true)) {
+                    if (node.branches > 0 && subsumes(node.state, path.state, pc, true, nullptr)) {
                         // Back to an equal state through a callback's return
                         // to its helper: the helper bounds those runs.
                         if (node.reentries != path.reentries) {
+                            backtrack(path, all_precise());
                             pruned = true;
                             break;
                         }
                         return error(pc, EINVAL,
                                      fmt::format("infinite loop detected at insn {}", pc));
                     }
-                    // A state still being explored only serves loop detection;
-                    // one that keeps missing (a loop counting up) costs more to
-                    // compare than it saves, as the kernel's miss_cnt heuristic
-                    // says. Dropping it loses no safety: the budget still ends
-                    // a loop that never repeats a state.
-                    if (node.branches > 0 && ++node.misses > node.hits * 3 + 3 + kKeepStates) {
+                    // A state that keeps missing (a loop counting up) costs more
+                    // to compare than it saves. Dropping it loses no safety,
+                    // only prunes: the budget still ends a loop that never
+                    // repeats a state.
+                    const bool exploring = node.branches > 0;
+                    const uint32_t tries = exploring ? kTriesExploring : kTriesExplored;
+                    if (++node.misses >
+                        node.hits * tries + tries + (exploring ? kLoopAllowance : 0)) {
                         explored[k] = explored.back();
                         explored.pop_back();
                         --k;
@@ -240,14 +272,18 @@ Result<VerifyResult> Checker::run() {
                     if (m_opt.log_all) log_line(fmt::format("{}: safe", pc));
                     break;
                 }
-                m_nodes.push_back(Node{path.state, pc, path.parent, 1, path.reentries, 0, 0});
+                m_nodes.push_back(Node{path.state, pc, path.parent, 1, path.reentries, 0, 0,
+                                       std::move(path.trail)});
+                path.trail.clear();
                 path.parent = static_cast<int>(m_nodes.size() - 1);
                 m_explored[pc].push_back(path.parent);
             }
             if (++m_processed > m_opt.insn_budget)
-                return error(
-                    pc, E2BIG,
-                    fmt::format("BPF program is too large. Processed {} insn", m_processed));
+                return error(pc, E2BIG,
+                             fmt::format("BPF program is too large. Processed {} insn: the "
+                                         "budget of {} insns is exhausted",
+                                         m_processed, m_opt.insn_budget));
+            note_step(path);
             std::optional<State> before;
             if (m_opt.log_all) before = path.state;
             auto next = step(path);

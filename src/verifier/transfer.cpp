@@ -129,8 +129,13 @@ Result<bool> Checker::step(Path& path) {
         case isa::Kind::LddwTail:
             return error(path.pc, EINVAL, "invalid BPF_LD_IMM insn");
         case isa::Kind::Call:
+            // Helper and kfunc checks read their scalar arguments' values
+            // (sizes, flags, NULL for nullable pointers).
+            if (insn.info().operation != isa::Operation::Local)
+                mark_precise(path, call_args(path.pc));
             return call(path, insn);
         case isa::Kind::Exit:
+            mark_return_precise(path);
             return exit(path);
     }
     return error(path.pc, EINVAL, "unknown insn");
@@ -235,6 +240,10 @@ Result<void> Checker::alu(Path& path, const isa::Insn& insn) {
                      fmt::format("R{} pointer arithmetic on {} prohibited{}", ptr_reg,
                                  type_name(ptr), suffix));
     }
+    // The pointer's offset is checked on every access through it.
+    if (dst.is_pointer() && row.source_is_reg())
+        mark_precise(path, static_cast<RegMask>(1u << insn.src));
+    if (!dst.is_pointer()) mark_precise(path, static_cast<RegMask>(1u << d));
     const Scalar& delta = dst.is_pointer() ? src.value : dst.value;
     RegState result = ptr;
     if (delta.is_const()) {
@@ -283,6 +292,10 @@ Result<bool> Checker::jump(Path& path, const isa::Insn& insn) {
         };
         apply(taken, cmp);
         apply(fall, negate(cmp));
+        // A direction ruled out by the values: they must stay what they are.
+        if (!taken || !fall)
+            mark_precise(path, static_cast<RegMask>(1u << insn.dst |
+                                                    (row.source_is_reg() ? 1u << insn.src : 0)));
     } else {
         if (width == 32)
             return error(path.pc, EACCES,
@@ -292,6 +305,9 @@ Result<bool> Checker::jump(Path& path, const isa::Insn& insn) {
         const RegState& other = dst.is_pointer() ? src : dst;
         bool against_zero =
             !other.is_pointer() && other.value.is_const() && other.value.const_value() == 0;
+        if (!other.is_pointer() && row.source_is_reg())
+            mark_precise(path,
+                         static_cast<RegMask>(1u << (dst.is_pointer() ? insn.src : insn.dst)));
         if (dst.is_pointer() && src.is_pointer() && row.source_is_reg() &&
             (dst.type == RegType::PacketEnd) != (src.type == RegType::PacketEnd) &&
             (dst.type == RegType::Packet || src.type == RegType::Packet)) {
