@@ -19,7 +19,7 @@ namespace crib::image {
 namespace {
 
 // Read granule: big enough for few syscalls, small enough to hash while still
-// in cache; verify checks for a stop request as often.
+// in the CPU cache.
 constexpr uint64_t kChunk = 8 << 20;
 
 // pread until done: it may stop short on large requests.
@@ -51,8 +51,7 @@ Result<PagesReader> PagesReader::open(const std::string& dir) {
         ::close(fd);
         return make_error(error, "{}: stat: {}", path, std::strerror(error));
     }
-    const int direct_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-    PagesReader reader(std::move(path), fd, direct_fd, static_cast<uint64_t>(st.st_size));
+    PagesReader reader(std::move(path), fd, static_cast<uint64_t>(st.st_size));
     if (reader.m_size < kPagesDataOffset)
         return make_error(EBADMSG, "{}: {} bytes, shorter than its {}-byte header", reader.m_path,
                           reader.m_size, kPagesDataOffset);
@@ -71,24 +70,35 @@ Result<PagesReader> PagesReader::open(const std::string& dir) {
 PagesReader::PagesReader(PagesReader&& other) noexcept
     : m_path(std::move(other.m_path)),
       m_fd(std::exchange(other.m_fd, -1)),
-      m_direct_fd(std::exchange(other.m_direct_fd, -1)),
-      m_size(other.m_size) {}
+      m_size(other.m_size),
+      m_map(std::exchange(other.m_map, nullptr)) {}
 
 PagesReader& PagesReader::operator=(PagesReader&& other) noexcept {
     if (this != &other) {
-        for (int fd : {m_fd, m_direct_fd})
-            if (fd >= 0) ::close(fd);
+        if (m_fd >= 0) ::close(m_fd);
+        if (m_map) munmap(const_cast<uint8_t*>(m_map), m_size);
         m_path = std::move(other.m_path);
         m_fd = std::exchange(other.m_fd, -1);
-        m_direct_fd = std::exchange(other.m_direct_fd, -1);
         m_size = other.m_size;
+        m_map = std::exchange(other.m_map, nullptr);
     }
     return *this;
 }
 
 PagesReader::~PagesReader() {
-    for (int fd : {m_fd, m_direct_fd})
-        if (fd >= 0) ::close(fd);
+    if (m_fd >= 0) ::close(m_fd);
+    if (m_map) munmap(const_cast<uint8_t*>(m_map), m_size);
+}
+
+Result<const uint8_t*> PagesReader::mapped() const {
+    if (m_map) return m_map;
+    void* map = mmap(nullptr, m_size, PROT_READ, MAP_SHARED, m_fd, 0);
+    if (map == MAP_FAILED)
+        return make_error(errno, "{}: cannot map its {} bytes: {}", m_path, m_size,
+                          std::strerror(errno));
+    madvise(map, m_size, MADV_SEQUENTIAL);
+    m_map = static_cast<const uint8_t*>(map);
+    return m_map;
 }
 
 Result<void> PagesReader::check_bounds(const PageRun& run) const {
@@ -116,47 +126,17 @@ Result<void> PagesReader::check_sum(const PageRun& run, uint64_t hash) const {
 }
 
 // In kChunk pieces, each hashed while it is still in cache.
-Result<void> PagesReader::read_checked(int fd, const PageRun& run, void* dest) const {
+Result<void> PagesReader::read(const PageRun& run, void* dest) const {
     CRIB_TRY(check_bounds(run));
     XXH3_state_t state;
     XXH3_64bits_reset(&state);
     auto* out = static_cast<uint8_t*>(dest);
     for (uint64_t done = 0; done < run.length; done += kChunk) {
         const uint64_t n = std::min(kChunk, run.length - done);
-        CRIB_TRY(read_all(fd, m_path, out + done, n, run.file_offset + done));
+        CRIB_TRY(read_all(m_fd, m_path, out + done, n, run.file_offset + done));
         XXH3_64bits_update(&state, out + done, n);
     }
     return check_sum(run, XXH3_64bits_digest(&state));
-}
-
-Result<void> PagesReader::read(const PageRun& run, void* dest) const {
-    return read_checked(m_fd, run, dest);
-}
-
-// Runs are whole pages at page-aligned offsets, and DEST is where a page
-// goes: O_DIRECT's alignment rules hold.
-Result<void> PagesReader::read_direct(const PageRun& run, void* dest) const {
-    return read_checked(m_direct_fd >= 0 ? m_direct_fd : m_fd, run, dest);
-}
-
-double PagesReader::cached_fraction() const {
-    const uint64_t pages = (m_size - kPagesDataOffset) / kPageSize;
-    if (pages == 0) return 1;
-    void* mapped = mmap(nullptr, m_size, PROT_READ, MAP_SHARED, m_fd, 0);
-    if (mapped == MAP_FAILED) return 0;
-    std::vector<unsigned char> resident(pages);
-    uint64_t cached = 0;
-    if (mincore(static_cast<uint8_t*>(mapped) + kPagesDataOffset, pages * kPageSize,
-                resident.data()) == 0)
-        cached =
-            std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; });
-    munmap(mapped, m_size);
-    return static_cast<double>(cached) / pages;
-}
-
-Result<void> PagesReader::copy(const PageRun& run, void* dest) const {
-    CRIB_TRY(check_bounds(run));
-    return read_all(m_fd, m_path, dest, run.length, run.file_offset);
 }
 
 Result<void> PagesReader::check_layout(const std::vector<Vma>& vmas) const {
@@ -186,33 +166,28 @@ Result<void> PagesReader::check_layout(const std::vector<Vma>& vmas) const {
 
 // Hashing the page cache where it is mapped costs about half of copying it
 // out first with pread and hashing the copy.
-Result<void> PagesReader::verify(const std::vector<Vma>& vmas, std::stop_token stop) const {
+Result<void> PagesReader::read_mapped(const PageRun& run, const PieceSink& sink) const {
+    CRIB_TRY(check_bounds(run));
+    const uint8_t* file = CRIB_TRY(mapped()) + run.file_offset;
+    XXH3_state_t state;
+    XXH3_64bits_reset(&state);
+    for (uint64_t done = 0; done < run.length; done += kChunk) {
+        const uint64_t n = std::min(kChunk, run.length - done);
+        CRIB_TRY(sink(done, file + done, n));
+        XXH3_64bits_update(&state, file + done, n);
+    }
+    return check_sum(run, XXH3_64bits_digest(&state));
+}
+
+// Hashing the page cache where it is mapped costs about half of copying it
+// out first with pread and hashing the copy.
+Result<void> PagesReader::verify(const std::vector<Vma>& vmas) const {
     CRIB_TRY(check_layout(vmas));
-    void* mapped = mmap(nullptr, m_size, PROT_READ, MAP_SHARED, m_fd, 0);
-    if (mapped == MAP_FAILED)
-        return make_error(errno, "{}: cannot map {} bytes to verify: {}", m_path, m_size,
-                          std::strerror(errno));
-    madvise(mapped, m_size, MADV_SEQUENTIAL);
-    const auto* file = static_cast<const uint8_t*>(mapped);
-    auto hash_all = [&]() -> Result<void> {
-        for (const Vma& vma : vmas) {
-            for (const PageRun& run : vma.pages) {
-                XXH3_state_t state;
-                XXH3_64bits_reset(&state);
-                for (uint64_t done = 0; done < run.length; done += kChunk) {
-                    if (stop.stop_requested())
-                        return make_error(ECANCELED, "{}: verification stopped", m_path);
-                    XXH3_64bits_update(&state, file + run.file_offset + done,
-                                       std::min(kChunk, run.length - done));
-                }
-                CRIB_TRY(check_sum(run, XXH3_64bits_digest(&state)));
-            }
-        }
-        return {};
-    };
-    Result<void> result = hash_all();
-    munmap(mapped, m_size);
-    return result;
+    const uint8_t* file = CRIB_TRY(mapped());
+    for (const Vma& vma : vmas)
+        for (const PageRun& run : vma.pages)
+            CRIB_TRY(check_sum(run, page_checksum(file + run.file_offset, run.length)));
+    return {};
 }
 
 }  // namespace crib::image

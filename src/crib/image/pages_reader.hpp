@@ -2,7 +2,7 @@
 #pragma once
 
 #include <cstdint>
-#include <stop_token>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,19 +29,14 @@ public:
     // with an error naming pages.img and the offset. Thread-safe.
     Result<void> read(const PageRun& run, void* dest) const;
 
-    // As read, straight from the disk into DEST (O_DIRECT: no copy through
-    // the page cache, about twice the speed of buffered reads of a file out
-    // of the cache here). Where the file system refuses O_DIRECT, as read.
-    Result<void> read_direct(const PageRun& run, void* dest) const;
-
-    // The share of the data pages now in the page cache, 0 to 1: whether
-    // read_direct (from the disk) or read/copy (from the cache) is faster.
-    double cached_fraction() const;
-
-    // As read, without the checksum: for a caller that has verify run over
-    // the same runs on another core meanwhile (crib restore), so that
-    // copying and hashing overlap instead of adding up.
-    Result<void> copy(const PageRun& run, void* dest) const;
+    // Hands RUN's bytes to SINK piece by piece where the file is mapped
+    // (SINK(offset into the run, bytes, length)), hashing each piece right
+    // after SINK has taken it, and checks the checksum: for a caller that
+    // copies the pages into place itself (UFFDIO_COPY). Errors as read's,
+    // or SINK's. The file must not shrink meanwhile (SIGBUS). Maps the file
+    // on first use (verify too), so unlike read not thread-safe.
+    using PieceSink = std::function<Result<void>(uint64_t, const uint8_t*, uint64_t)>;
+    Result<void> read_mapped(const PageRun& run, const PieceSink& sink) const;
 
     // Checks where every run of VMAS lies, reading nothing: inside its Vma,
     // whole pages in the data area, inside the file, not overlapping another
@@ -49,24 +44,24 @@ public:
     Result<void> check_layout(const std::vector<Vma>& vmas) const;
 
     // check_layout, then every run's checksum, hashed where the file is
-    // mapped (no copy): one pass over the file. A stop request ends it early
-    // with ECANCELED. The file must not shrink meanwhile (SIGBUS).
-    Result<void> verify(const std::vector<Vma>& vmas, std::stop_token stop = {}) const;
+    // mapped (no copy): one pass over the file. The file must not shrink
+    // meanwhile (SIGBUS).
+    Result<void> verify(const std::vector<Vma>& vmas) const;
 
     const std::string& path() const { return m_path; }
     uint64_t size() const { return m_size; }
 
 private:
-    PagesReader(std::string path, int fd, int direct_fd, uint64_t size)
-        : m_path(std::move(path)), m_fd(fd), m_direct_fd(direct_fd), m_size(size) {}
+    PagesReader(std::string path, int fd, uint64_t size)
+        : m_path(std::move(path)), m_fd(fd), m_size(size) {}
+    Result<const uint8_t*> mapped() const;
     Result<void> check_bounds(const PageRun& run) const;
     Result<void> check_sum(const PageRun& run, uint64_t hash) const;
-    Result<void> read_checked(int fd, const PageRun& run, void* dest) const;
 
     std::string m_path;
     int m_fd = -1;
-    int m_direct_fd = -1;  // O_DIRECT; -1 where the file system refuses it
     uint64_t m_size = 0;
+    mutable const uint8_t* m_map = nullptr;  // the whole file, read-only, mapped on first use
 };
 
 }  // namespace crib::image

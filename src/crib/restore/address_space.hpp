@@ -45,19 +45,7 @@ struct StageFds {
     int exe_fd = -1;    // for PR_SET_MM_MAP; -1 leaves the exe link alone
 };
 
-// How the saved pages reach the staged memory.
-enum class PagesFill : uint8_t {
-    // From the page cache, unchecked: the caller hashes the runs meanwhile
-    // on another core (pages.img is in the cache, so reading it twice is
-    // cheap).
-    CopyCheckedBeside,
-    // From the disk with O_DIRECT, each run checked here (pages.img is not
-    // in the cache: read once, at the disk's full speed).
-    ReadDirect,
-};
-
 Result<StagedRestorer> stage_address_space(const image::Process& process,
-                                           const std::string& pages_dir, PagesFill fill,
-                                           const StageFds& fds);
+                                           const std::string& pages_dir, const StageFds& fds);
 
 }  // namespace crib::restore

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "crib/image/pages_reader.hpp"
 #include "crib/restore/address_space.hpp"
 
 namespace crib::restore {
@@ -66,14 +67,12 @@ Result<void> check_files(const image::Process& process) {
     return {};
 }
 
-Result<std::optional<image::PagesReader>> check_pages(const image::Process& process,
-                                                      const std::string& dir) {
+Result<void> check_pages(const image::Process& process, const std::string& dir) {
     bool any = std::any_of(process.vmas.begin(), process.vmas.end(),
                            [](const image::Vma& vma) { return !vma.pages.empty(); });
-    if (!any) return std::optional<image::PagesReader>{};
+    if (!any) return {};
     auto reader = CRIB_TRY(image::PagesReader::open(dir));
-    CRIB_TRY(reader.check_layout(process.vmas));
-    return std::optional<image::PagesReader>(std::move(reader));
+    return reader.check_layout(process.vmas);
 }
 
 Result<void> check_mapped_files(const image::Process& process, const LogSink& log) {

@@ -5,25 +5,21 @@
 #pragma once
 
 #include <chrono>
-#include <optional>
 #include <string>
 
 #include "base/log.hpp"
 #include "base/result.hpp"
 #include "crib/image/model.hpp"
-#include "crib/image/pages_reader.hpp"
 
 namespace crib::restore {
 
 Result<void> check_files(const image::Process& process);
 // Every run inside its mapping and inside pages.img (PagesReader::
 // check_layout): a short pages.img is refused before anything is created.
-// Returns the open reader (none when nothing is saved) for the checksums,
-// which restore_process checks on its own core while the child copies the
-// runs into place; a mismatch then fails the restore with nothing left
-// behind all the same.
-Result<std::optional<image::PagesReader>> check_pages(const image::Process& process,
-                                                      const std::string& dir);
+// Checksums are checked as the child reads the runs into place (one pass
+// over the file, not two); a mismatch then fails the restore with nothing
+// left behind all the same.
+Result<void> check_pages(const image::Process& process, const std::string& dir);
 // Every mapped file must be there to be mapped again (a deleted one, memfd
 // included, is refused). One replaced since the dump (an upgraded library)
 // is said, not refused: file systems such as overlayfs show other inode

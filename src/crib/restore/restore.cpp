@@ -16,7 +16,6 @@
 
 #include <cstring>
 #include <optional>
-#include <thread>
 
 #include "crib/restore/address_space.hpp"
 #include "crib/restore/files.hpp"
@@ -130,7 +129,7 @@ struct ChildFds {
 };
 
 [[noreturn]] void child_main(const image::Process& process, const std::string& pages_dir,
-                             PagesFill fill, ChildFds fds) {
+                             ChildFds fds) {
     char go;
     if (read(fds.sync_read, &go, 1) != 1) _exit(127);  // the caller went away
     auto run = [&]() -> Result<StagedRestorer> {
@@ -140,7 +139,7 @@ struct ChildFds {
         StageFds stage_fds;
         stage_fds.close_fd = fds.status_write;
         stage_fds.exe_fd = open_exe(process.task.exe);
-        auto staged = stage_address_space(process, pages_dir, fill, stage_fds);
+        auto staged = stage_address_space(process, pages_dir, stage_fds);
         if (!staged && stage_fds.exe_fd >= 0) close(stage_fds.exe_fd);
         if (!staged) return std::move(staged).error();
         CRIB_TRY(restore_rlimits(process.task));
@@ -210,13 +209,7 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
     RestoreTimes times;
     auto started = Clock::now();
     CRIB_TRY(check_files(process));
-    const std::optional<image::PagesReader> pages = CRIB_TRY(check_pages(process, dir_for_pages));
-    // Where most of pages.img is out of the page cache (a dump written with
-    // O_DIRECT), reading it straight from the disk beats reading it through
-    // the cache, twice: the child then checks the runs itself.
-    const bool check_beside = pages && pages->cached_fraction() >= 0.5;
-    const PagesFill fill = check_beside ? PagesFill::CopyCheckedBeside : PagesFill::ReadDirect;
-    times.pages_from_disk = pages && !check_beside;
+    CRIB_TRY(check_pages(process, dir_for_pages));
     CRIB_TRY(check_special_mappings(process));
     CRIB_TRY(check_mapped_files(process, options.log));
     CRIB_TRY(wait_for_free_ids(process, options.pid_wait, options.log));
@@ -234,7 +227,7 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
                                            : strerror(error);
         return make_error(error, "cannot create pid {}: {}", process.task.pid, why);
     }
-    if (pid == 0) child_main(process, dir_for_pages, fill, {sync.read_end(), status.write_end()});
+    if (pid == 0) child_main(process, dir_for_pages, {sync.read_end(), status.write_end()});
     sync.close_read();
     status.close_write();
     fcntl(status.read_end(), F_SETFL, O_NONBLOCK);
@@ -248,23 +241,10 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
         return std::move(tracer).error();
     }
     auto finish = [&]() -> Result<void> {
-        // The checksums are hashed here while the child copies the runs into
-        // place, each on a core of its own; the process is let go only once
-        // they all match. Declared before the thread, which they outlive.
-        Result<void> checked;
-        std::jthread checker;
-        if (check_beside)
-            checker = std::jthread([&](std::stop_token stop) {
-                auto start = Clock::now();
-                checked = pages->verify(process.vmas, stop);
-                times.checksums_ms = ms_since(start);
-            });
         if (write(sync.write_end(), "g", 1) != 1)
             return make_error(errno, "cannot start the restoring child: {}", strerror(errno));
         Hole hole = CRIB_TRY(tracer->wait_for_restorer(status.read_end(), kBuildLimit));
         times.build_ms = ms_since(cloned);
-        if (checker.joinable()) checker.join();
-        CRIB_TRY(std::move(checked));
         auto finishing = Clock::now();
         CRIB_TRY(tracer->finish(process, hole));
         times.finish_ms = ms_since(finishing);
@@ -276,16 +256,11 @@ Result<pid_t> restore_process(const image::Image& image, const std::string& dir_
     }
     times.total_ms = ms_since(started);
     if (options.log)
-        options.log(
-            LogLevel::Info,
-            fmt::format("restored pid {} with {} thread(s) in {:.1f} ms: checks {:.1f}, "
-                        "files and memory {:.1f} (pages {}), finish {:.1f}",
-                        pid, process.threads.size(), times.total_ms, times.checks_ms,
-                        times.build_ms,
-                        times.pages_from_disk
-                            ? std::string("read from the disk and checked")
-                            : fmt::format("copied, checksums beside in {:.1f}", times.checksums_ms),
-                        times.finish_ms));
+        options.log(LogLevel::Info,
+                    fmt::format("restored pid {} with {} thread(s) in {:.1f} ms: checks {:.1f}, "
+                                "files and memory {:.1f}, finish {:.1f}",
+                                pid, process.threads.size(), times.total_ms, times.checks_ms,
+                                times.build_ms, times.finish_ms));
     if (options.times) *options.times = times;
     return pid;
 }

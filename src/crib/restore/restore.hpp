@@ -20,12 +20,10 @@ namespace crib::restore {
 
 // Where a restore's time went (for --json and benchmarks).
 struct RestoreTimes {
-    double checks_ms = 0;     // preflight and the wait for free ids
-    double build_ms = 0;      // clone to the restorer's last stop: files, memory, threads
-    double checksums_ms = 0;  // hashing pages.img beside the build; 0 when the child checked
-    double finish_ms = 0;     // registers, the hole unmapped, detach
+    double checks_ms = 0;  // preflight and the wait for free ids
+    double build_ms = 0;   // clone to the restorer's last stop: files, memory, threads
+    double finish_ms = 0;  // registers, the hole unmapped, detach
     double total_ms = 0;
-    bool pages_from_disk = false;  // O_DIRECT reads checked in the child (pages.img not cached)
 };
 
 struct RestoreOptions {
