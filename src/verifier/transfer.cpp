@@ -340,7 +340,7 @@ Result<bool> Checker::jump(Path& path, const isa::Insn& insn) {
     }
     if (!taken && !fall) return false;
     if (taken && fall) {
-        push(Path{std::move(*taken), target, path.parent, path.reentries});
+        push(Path{std::move(*taken), target, path.parent, path.reentries, path.trail});
         path.state = std::move(*fall);
         path.pc++;
         return true;
