@@ -9,7 +9,11 @@
 //    bpf_prog_load of the same instructions with real maps.
 //  - soundness: programs tried by the generator, every accepted one run on
 //    the interpreter (the count the issue asks the benchmark to report).
-// Times are the median of several runs, in microseconds.
+// Times are the median of several runs, in microseconds; crib_insn and
+// kern_insn are the insns each verifier processed (the kernel's
+// verified_insns from bpf_prog_info). The loop rows (bench*.bpf.o sieve,
+// checksum, fnv) are clang -O2 bounded loops. CRIB_BENCH_ONLY=text runs the
+// rows whose name contains it.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
