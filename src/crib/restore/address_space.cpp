@@ -37,10 +37,9 @@ uint64_t page_round(uint64_t n) {
     return (n + kPageSize - 1) & ~(kPageSize - 1);
 }
 
-// The first address from AT on that lies as far into a huge page as WANT
-// does: a mapping staged there keeps its huge-page alignment, so the
-// restorer's mremap moves whole page tables and huge pages instead of
-// splitting them into 4 KiB entries.
+// The first address from AT on that lies as far into a 2 MiB page as WANT
+// does: from a mapping staged there the restorer's mremap moves whole page
+// tables (and any huge page) instead of 4 KiB entries one by one.
 uint64_t congruent_from(uint64_t at, uint64_t want) {
     return at + ((want - at) & (kHugePage - 1));
 }
