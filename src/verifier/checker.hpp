@@ -66,6 +66,7 @@ struct Node {
     uint32_t hits = 0, misses = 0;  // prunes it made, comparisons it failed
     std::vector<Step> trail;        // insns run from the parent to this one
     Precision precise{};
+    bool listed = true;  // still in its insn's list of states to compare with
 };
 
 // How a memory access touches its target.

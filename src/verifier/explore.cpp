@@ -210,8 +210,18 @@ Result<VerifyResult> Checker::run() {
 
     // A path that ends (exit, dead branch, pruned) lets its ancestors know;
     // a node whose paths have all ended is safe to prune against.
+    // A state out of its insn's list whose paths have all ended is never
+    // looked at again (backtracking and loop heads walk the ancestors of
+    // running paths only): its copy of the state goes.
+    auto drop = [](Node& node) {
+        node.state = State{};
+        std::vector<Step>().swap(node.trail);
+    };
     auto finish = [&](int node) {
-        while (node >= 0 && --m_nodes[node].branches == 0) node = m_nodes[node].parent;
+        while (node >= 0 && --m_nodes[node].branches == 0) {
+            if (!m_nodes[node].listed) drop(m_nodes[node]);
+            node = m_nodes[node].parent;
+        }
     };
 
     while (!m_stack.empty()) {
@@ -263,6 +273,8 @@ Result<VerifyResult> Checker::run() {
                     const uint32_t tries = exploring ? kTriesExploring : kTriesExplored;
                     if (++node.misses >
                         node.hits * tries + tries + (exploring ? kLoopAllowance : 0)) {
+                        node.listed = false;
+                        if (!exploring) drop(node);
                         explored[k] = explored.back();
                         explored.pop_back();
                         --k;
