@@ -90,6 +90,8 @@ TEST_F(EndToEnd, DemoRestoredDetachedCarriesOn) {
     auto doc = nlohmann::json::parse(run.out, nullptr, false);
     ASSERT_FALSE(doc.is_discarded()) << run.out;
     EXPECT_EQ(doc.value("pid", 0), w.pid());
+    EXPECT_GT(doc["ms"].value("total", 0.0), 0.0) << run.out;
+    EXPECT_GT(doc["ms"].value("build", 0.0), 0.0) << run.out;
     ASSERT_TRUE(alive(w.pid())) << "crib restore -d returned but pid " << w.pid() << " is gone";
     EXPECT_EQ(parent_of(w.pid()), getpid()) << "the orphan should come to us, the subreaper";
 

@@ -141,10 +141,19 @@ int run_dump(const Common& common, const DumpArgs& args) {
 int run_restore(const Common& common, const RestoreArgs& args) {
     restore::RestoreOptions options;
     options.log = print_warning;
+    restore::RestoreTimes times;
+    options.times = &times;
     auto pid = restore::restore_process(args.dir, options);
     if (!pid) return report(common, pid.error());
     if (common.json) {
-        print_json(Json{{"pid", *pid}, {"dir", args.dir}, {"detached", args.detach}});
+        print_json(Json{{"pid", *pid},
+                        {"dir", args.dir},
+                        {"detached", args.detach},
+                        {"ms",
+                         {{"checks", times.checks_ms},
+                          {"build", times.build_ms},
+                          {"finish", times.finish_ms},
+                          {"total", times.total_ms}}}});
     } else if (args.detach) {
         std::printf("restored pid %d from %s\n", *pid, args.dir.c_str());
     }
