@@ -51,6 +51,7 @@ bool arithmetic_allowed(const RegState& reg) {
         case RegType::MapKey:
         case RegType::Mem:
         case RegType::Packet:
+        case RegType::BtfId:
             return !reg.maybe_null;
         default:
             return false;
