@@ -153,17 +153,29 @@ Result<BtfAccess> btf_struct_access(const btf::Btf& types, btf::TypeId id, int64
     return make_error(EACCES, "struct {} nests deeper than {} levels", outer, kMaxDepth);
 }
 
-Result<Scalar> check_btf_access(const RegState& reg, int regno, int32_t off, int size, bool write,
-                                bool sign_extend, const RegState* stored) {
-    if (!reg.btf) return make_error(EACCES, "R{} invalid mem access '{}'", regno, type_name(reg));
-    const std::string_view tname = reg.btf->name(reg.btf_id);
-    const int64_t at = int64_t{reg.off} + off;
+namespace {
+
+// An access through a BTF pointer starts at a known, non-negative offset:
+// variable offsets are refused, as the kernel refuses them.
+Result<void> check_fixed_offset(const RegState& reg, int regno, int64_t at,
+                                std::string_view tname) {
     if (at < 0)
         return make_error(EACCES, "R{} is ptr_{} invalid negative access: off={}", regno, tname,
                           at);
     if (!reg.value.is_const() || reg.value.const_value() != 0)
         return make_error(EACCES, "R{} is ptr_{} invalid variable offset: off={}, var_off={}",
                           regno, tname, reg.off, reg.value.var.to_string());
+    return {};
+}
+
+}  // namespace
+
+Result<Scalar> check_btf_access(const RegState& reg, int regno, int32_t off, int size, bool write,
+                                bool sign_extend, const RegState* stored) {
+    if (!reg.btf) return make_error(EACCES, "R{} invalid mem access '{}'", regno, type_name(reg));
+    const std::string_view tname = reg.btf->name(reg.btf_id);
+    const int64_t at = int64_t{reg.off} + off;
+    CRIB_TRY(check_fixed_offset(reg, regno, at, tname));
     if (write && reg.read_only) {
         // The member it would write, for the message (or why there is none).
         BtfAccess target =
@@ -185,12 +197,7 @@ Result<void> check_btf_range(const RegState& reg, int regno, uint64_t size, bool
         return make_error(EACCES, "R{} invalid mem access '{}'", regno, type_name(reg));
     const std::string_view tname = reg.btf->name(reg.btf_id);
     const int64_t at = reg.off;
-    if (at < 0)
-        return make_error(EACCES, "R{} is ptr_{} invalid negative access: off={}", regno, tname,
-                          at);
-    if (!reg.value.is_const() || reg.value.const_value() != 0)
-        return make_error(EACCES, "R{} is ptr_{} invalid variable offset: off={}, var_off={}",
-                          regno, tname, reg.off, reg.value.var.to_string());
+    CRIB_TRY(check_fixed_offset(reg, regno, at, tname));
     if (write && reg.read_only)
         return make_error(EACCES, "R{} type={} is read-only, the callee writes {} bytes into it",
                           regno, type_name(reg), size);
