@@ -118,11 +118,15 @@ void Checker::note_step(Path& path) {
     const isa::Kind kind = insn.info().kind;
     if (kind == isa::Kind::Load || kind == isa::Kind::Store || kind == isa::Kind::Atomic) {
         const RegState& base = top.regs[kind == isa::Kind::Load ? insn.src : insn.dst];
+        // Any variable part wider than this lands out of the frame (and
+        // would overflow the sums below): the access fails, no value flows.
+        constexpr int64_t kFarOutside = int64_t{1} << 32;
+        const bool near = base.type == RegType::Stack && base.value.smin > -kFarOutside &&
+                          base.value.smax < kFarOutside;
         const int64_t at = int64_t{isa::kStackSize} + base.off + insn.off;
-        const int64_t lo = at + base.value.smin;
-        const int64_t hi = at + base.value.smax + insn.info().size - 1;
-        // Out of the frame, the access fails: no value flows.
-        if (base.type == RegType::Stack && lo >= 0 && hi < isa::kStackSize && lo <= hi) {
+        const int64_t lo = near ? at + base.value.smin : -1;
+        const int64_t hi = near ? at + base.value.smax + insn.info().size - 1 : -1;
+        if (near && lo >= 0 && hi < isa::kStackSize && lo <= hi) {
             step.flags |= Step::kStack | (base.value.is_const() ? Step::kExact : 0);
             step.stack_frame = static_cast<uint8_t>(base.frameno);
             step.first = static_cast<uint8_t>(lo / 8);
