@@ -75,8 +75,7 @@ PagesReader::PagesReader(PagesReader&& other) noexcept
 
 PagesReader& PagesReader::operator=(PagesReader&& other) noexcept {
     if (this != &other) {
-        if (m_fd >= 0) ::close(m_fd);
-        if (m_map) munmap(const_cast<uint8_t*>(m_map), m_size);
+        release();
         m_path = std::move(other.m_path);
         m_fd = std::exchange(other.m_fd, -1);
         m_size = other.m_size;
@@ -86,8 +85,14 @@ PagesReader& PagesReader::operator=(PagesReader&& other) noexcept {
 }
 
 PagesReader::~PagesReader() {
+    release();
+}
+
+void PagesReader::release() {
     if (m_fd >= 0) ::close(m_fd);
     if (m_map) munmap(const_cast<uint8_t*>(m_map), m_size);
+    m_fd = -1;
+    m_map = nullptr;
 }
 
 Result<const uint8_t*> PagesReader::mapped() const {
@@ -179,8 +184,7 @@ Result<void> PagesReader::read_mapped(const PageRun& run, const PieceSink& sink)
     return check_sum(run, XXH3_64bits_digest(&state));
 }
 
-// Hashing the page cache where it is mapped costs about half of copying it
-// out first with pread and hashing the copy.
+// Hashed where mapped, as read_mapped does.
 Result<void> PagesReader::verify(const std::vector<Vma>& vmas) const {
     CRIB_TRY(check_layout(vmas));
     const uint8_t* file = CRIB_TRY(mapped());

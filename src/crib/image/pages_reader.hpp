@@ -54,6 +54,7 @@ public:
 private:
     PagesReader(std::string path, int fd, uint64_t size)
         : m_path(std::move(path)), m_fd(fd), m_size(size) {}
+    void release();
     Result<const uint8_t*> mapped() const;
     Result<void> check_bounds(const PageRun& run) const;
     Result<void> check_sum(const PageRun& run, uint64_t hash) const;

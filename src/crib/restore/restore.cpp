@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <optional>
 
 #include "crib/restore/address_space.hpp"
 #include "crib/restore/files.hpp"
