@@ -439,8 +439,10 @@ TEST_F(MemoryDump, HugePagesAreSavedWithWhatTheyHold) {
 TEST_F(MemoryDump, SpecialMappingsAreNotSaved) {
     for (const Vma& vma : m_vmas) {
         if (vma.kind == VmaKind::Vdso || vma.kind == VmaKind::Vvar ||
-            vma.kind == VmaKind::Vsyscall || (vma.kind == VmaKind::File && vma.flags & MAP_SHARED))
+            vma.kind == VmaKind::Vsyscall ||
+            (vma.kind == VmaKind::File && vma.flags & MAP_SHARED)) {
             EXPECT_TRUE(vma.pages.empty()) << vma.path;
+        }
     }
     // The child's stack was used, so something of it is saved.
     bool stack_saved = false;
